@@ -1,0 +1,3 @@
+"""kafka-connect-healthcheck: one HTTP answer for the health of a Kafka Connect cluster."""
+
+__version__ = "1.0.0"

@@ -1,0 +1,162 @@
+"""A thin client for Connect's REST API: one session, a deadline on every call, one error type."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ReadTimeoutError
+
+from healthcheck.model import ConnectorStatus
+from healthcheck.parse import BadResponse, parse_connector_status, parse_expanded, parse_names
+from healthcheck.settings import BasicAuth
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+
+
+class ConnectError(Exception):
+    """A poll could not read Connect's status. `reason` is one of REASONS."""
+
+    REASONS = ("timeout", "connection", "http_status", "bad_response")
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class _NotFound(Exception):
+    """A 404, which only the per-connector fallback treats as "deleted since it was listed"."""
+
+
+class ConnectClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: BasicAuth | None = None,
+        timeout: float = 5.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self._clock = clock
+        self._session = requests.Session()
+        self._session.headers.update({"Accept": "application/json", "User-Agent": "kafka-connect-healthcheck"})
+        if auth is not None:
+            self._session.auth = (auth.username, auth.password)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def fetch_statuses(self) -> tuple[ConnectorStatus, ...]:
+        """Every connector's status, in one request where Connect supports `?expand=status` (2.3+)."""
+        doc = self._get_json("/connectors?expand=status")
+        try:
+            if isinstance(doc, dict):
+                return parse_expanded(doc)
+            if isinstance(doc, list):
+                return self._fetch_one_by_one(parse_names(doc))
+        except BadResponse as error:
+            raise ConnectError("bad_response", f"GET /connectors?expand=status: {error}") from None
+        raise ConnectError(
+            "bad_response", f"GET /connectors?expand=status: expected an object or a list, got {type(doc).__name__}"
+        )
+
+    def _fetch_one_by_one(self, names: tuple[str, ...]) -> tuple[ConnectorStatus, ...]:
+        statuses = []
+        for name in names:
+            path = f"/connectors/{quote(name, safe='')}/status"
+            try:
+                doc = self._get_json(path, not_found_ok=True)
+            except _NotFound:
+                continue  # deleted between the listing and this request: not a failure
+            try:
+                statuses.append(parse_connector_status(doc, name))
+            except BadResponse as error:
+                raise ConnectError("bad_response", f"GET {path}: {error}") from None
+        return tuple(statuses)
+
+    def _get_json(self, path: str, *, not_found_ok: bool = False) -> Any:
+        body = self._get(path, not_found_ok=not_found_ok)
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ConnectError("bad_response", f"GET {path}: malformed JSON ({error})") from None
+
+    def _get(self, path: str, *, not_found_ok: bool = False) -> bytes:
+        deadline = self._clock() + self.timeout
+        try:
+            # Redirects are refused: following one could carry credentials to a host nobody configured.
+            response = self._session.get(self.base_url + path, timeout=self.timeout, stream=True, allow_redirects=False)
+        except requests.Timeout:
+            raise ConnectError("timeout", f"GET {path}: no answer within {self.timeout:g} s") from None
+        except requests.RequestException as error:
+            raise ConnectError("connection", f"GET {path}: cannot reach {self.base_url}: {_cause(error)}") from None
+        with response:
+            if response.status_code == 404 and not_found_ok:
+                raise _NotFound(path)
+            if response.status_code != 200:
+                raise ConnectError("http_status", f"GET {path}: HTTP {response.status_code}{_error_detail(response)}")
+            return self._read_body(response, path, deadline)
+
+    def _read_body(self, response: requests.Response, path: str, deadline: float) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise self._too_large(path)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+            except ReadTimeoutError:
+                raise ConnectError("timeout", f"GET {path}: no answer within {self.timeout:g} s") from None
+            except (Urllib3Error, OSError) as error:
+                raise ConnectError("connection", f"GET {path}: reading the body failed: {_cause(error)}") from None
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise self._too_large(path)
+            if self._clock() > deadline:
+                raise ConnectError("timeout", f"GET {path}: body not complete within {self.timeout:g} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, path: str) -> ConnectError:
+        return ConnectError(
+            "bad_response", f"GET {path}: response larger than the limit of {self.max_response_bytes} bytes"
+        )
+
+
+def _cause(error: BaseException) -> str:
+    """The root cause in a few words, not urllib3's nested reprs."""
+    text = str(error)
+    if "IncompleteRead" in text:
+        return "the connection closed before the whole body arrived"
+    match = _ERRNO.search(text)
+    if match:
+        return match.group(0).strip()
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _error_detail(response: requests.Response) -> str:
+    """Connect's error message ({"error_code": .., "message": ..}) if it sent one, kept short."""
+    try:
+        message = json.loads(response.raw.read(4096, decode_content=True)).get("message")
+    except Exception:  # an error body is only a hint; its absence or garbage changes nothing
+        return ""
+    if not isinstance(message, str) or not message:
+        return ""
+    message = message.splitlines()[0]
+    return ": " + (message if len(message) <= 300 else message[:300] + "...")

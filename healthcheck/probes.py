@@ -1,0 +1,44 @@
+"""The probe paths (`/` and `/ping`) as a thin WSGI layer that sends prebuilt bytes, ahead of Flask.
+
+Load balancers and kubelets hit these paths many times a second; answering them before Flask's request
+context, routing and response objects keeps a probe as cheap as a constant response (see bench/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from healthcheck import render
+from healthcheck.snapshot import Answer, HealthAnswers
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+PING = Answer(200, render.to_json_bytes({"status": "UP"}))
+NOT_ALLOWED = Answer(
+    405,
+    render.to_json_bytes({"error": "Method Not Allowed", "message": "Use GET or HEAD.", "status": 405}),
+    extra_headers=(("Allow", "GET, HEAD"),),
+)
+
+
+class ProbeRoutes:
+    def __init__(self, app: WSGIApp, answers: HealthAnswers, clock: Callable[[], float]) -> None:
+        self._app = app
+        self._answers = answers
+        self._clock = clock
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO")
+        if path == "/":
+            answer = self._answers.answer(self._clock())
+        elif path == "/ping":
+            answer = PING
+        else:
+            return self._app(environ, start_response)
+        method = environ.get("REQUEST_METHOD")
+        if method not in ("GET", "HEAD"):
+            answer = NOT_ALLOWED
+        start_response(answer.status_line, list(answer.headers))
+        # HEAD: same status and headers (Content-Length included), no body.
+        return [] if method == "HEAD" else [answer.body]

@@ -1,0 +1,83 @@
+"""Running the app under gunicorn: its settings, the hooks that start polling in each worker, and
+an embedded gunicorn for the console script."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from healthcheck.app import create_app, service_of
+from healthcheck.settings import PROG, Settings, SettingsError, load
+
+log = logging.getLogger(__name__)
+
+
+def load_or_exit(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings, or one line on stderr and exit status 2: a bad setting stops us before we serve."""
+    try:
+        return load(argv, environ)
+    except SettingsError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    # APScheduler logs every run at INFO and every skipped run at WARNING; our poller says what matters.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def post_worker_init(worker: Any) -> None:
+    """gunicorn hook, in each worker after it loaded the app (with or without preload_app)."""
+    service_of(worker.wsgi).start()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook, in the worker as it exits."""
+    wsgi = getattr(worker, "wsgi", None)
+    if isinstance(wsgi, Flask):
+        service_of(wsgi).stop()
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """The gunicorn settings we run with, shared by gunicorn.conf.py and the console script."""
+    return {
+        "bind": [settings.bind],
+        "workers": settings.workers,
+        "threads": settings.threads,
+        # gthread: a probe never waits behind another request, and the poller thread runs beside them.
+        "worker_class": "gthread",
+        "timeout": 30,
+        "graceful_timeout": 10,  # SIGTERM: finish in-flight probes, then exit 0
+        "keepalive": 5,
+        "accesslog": None,  # no line per probe
+        "loglevel": settings.log_level.lower(),
+        "proc_name": "kafka-connect-healthcheck",
+        "post_worker_init": post_worker_init,
+        "worker_exit": worker_exit,
+    }
+
+
+class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn run from our own entry point: the app is built in load(), in each worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in gunicorn_options(self.settings).items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        return create_app(self.settings)

@@ -1,0 +1,249 @@
+"""All settings as one frozen object, built once from argv and the environment (flag > env > default)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from healthcheck import __version__
+from healthcheck.model import CONTAINERS, STATES
+
+PROG = "kafka-connect-healthcheck"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message is one line a human can act on."""
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """Credentials for Connect; the password never appears in repr, str or logs."""
+
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"BasicAuth(username={self.username!r}, password='***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 18083
+    connect_url: str = "http://localhost:8083"
+    connect_worker_id: str | None = None
+    unhealthy_states: tuple[str, ...] = ("FAILED",)
+    considered_containers: tuple[str, ...] = ("CONNECTOR", "TASK")
+    failure_threshold_percentage: float = 0.0
+    basic_auth: BasicAuth | None = None
+    log_level: str = "INFO"
+    poll_interval: float = 5.0
+    max_staleness: float = 15.0
+    request_timeout: float = 5.0
+    workers: int = 1
+    threads: int = 4
+
+    @property
+    def failure_threshold(self) -> float:
+        """The threshold as a fraction, as the original tool reports it (10 % -> 0.1)."""
+        return self.failure_threshold_percentage / 100.0
+
+    @property
+    def bind(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+# --- converters: each takes the raw string and returns the typed value or raises ValueError(what is allowed)
+
+
+def _port(raw: str) -> int:
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 65535:
+        raise ValueError("must be an integer from 1 to 65535")
+    return int(raw)
+
+
+def _positive_int(raw: str) -> int:
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError("must be a whole number of at least 1")
+    return int(raw)
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number of seconds greater than 0 (fractions allowed)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a number of seconds greater than 0 (fractions allowed)")
+    return value
+
+
+def _percentage(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number from 0 to 100") from None
+    if not 0 <= value <= 100:
+        raise ValueError("must be a number from 0 to 100")
+    return value
+
+
+def _url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. http://localhost:8083")
+    if parts.username or parts.password:
+        # Credentials in a URL end up in logs and error messages; they have their own setting.
+        raise ValueError("must not contain credentials; use --basic-auth instead")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or fragment")
+    try:
+        parts.port  # noqa: B018 - raises on a port outside 0..65535
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return raw.strip().rstrip("/")
+
+
+def _choices(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
+    def convert(raw: str) -> tuple[str, ...]:
+        items = [item.strip().upper() for item in raw.split(",") if item.strip()]
+        bad = [item for item in items if item not in allowed]
+        if bad or not items:
+            raise ValueError(f"must be a comma-separated list of {', '.join(allowed)}")
+        return tuple(dict.fromkeys(items))  # keep the user's order, drop repeats
+
+    return convert
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _host(raw: str) -> str:
+    if not raw.strip() or any(c.isspace() for c in raw.strip()):
+        raise ValueError("must be a host name or IP address to listen on, e.g. 0.0.0.0")
+    return raw.strip()
+
+
+def _worker_id(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _basic_auth(raw: str) -> BasicAuth | None:
+    if raw == "":
+        return None
+    username, sep, password = raw.partition(":")  # the password itself may contain ':'
+    if not sep or not username:
+        raise ValueError("must be user:password")
+    return BasicAuth(username, password)
+
+
+@dataclass(frozen=True)
+class Option:
+    field: str
+    convert: Callable[[str], Any]
+    help: str
+    secret: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "HEALTHCHECK_" + self.field.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", _host, "address to listen on"),
+    Option("port", _port, "port to listen on"),
+    Option("connect_url", _url, "base URL of the Kafka Connect REST API"),
+    Option("connect_worker_id", _worker_id, "only judge connectors and tasks on this worker"),
+    Option("unhealthy_states", _choices(STATES), f"comma list of states that count as failing ({', '.join(STATES)})"),
+    Option("considered_containers", _choices(CONTAINERS), "comma list of what is judged: CONNECTOR, TASK"),
+    Option("failure_threshold_percentage", _percentage, "healthy while failing/considered is at most this %"),
+    Option("basic_auth", _basic_auth, "user:password for Connect's basic auth", secret=True),
+    Option("log_level", _log_level, f"one of {', '.join(LOG_LEVELS)}"),
+    Option("poll_interval", _seconds, "seconds between polls of Connect"),
+    Option("max_staleness", _seconds, "answer 503 when the last poll is older than this many seconds"),
+    Option("request_timeout", _seconds, "seconds allowed for each request to Connect"),
+    Option("workers", _positive_int, "gunicorn worker processes; each one polls Connect"),
+    Option("threads", _positive_int, "threads per worker process"),
+)
+
+_DEFAULTS = Settings()
+
+
+def _default_text(option: Option) -> str:
+    if option.field == "max_staleness":
+        return "3 x poll interval"
+    value = getattr(_DEFAULTS, option.field)
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Serve the health of a Kafka Connect cluster as one HTTP answer: 200 healthy, 503 not.",
+        epilog="Every flag can also be set by its environment variable; a flag wins over the environment.",
+    )
+    for option in OPTIONS:
+        parser.add_argument(
+            option.flag,
+            dest=option.field,
+            metavar="VALUE",
+            default=None,
+            help=f"{option.help} [env {option.env}; default {_default_text(option)}]".replace("%", "%%"),
+        )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _describe(option: Option, raw: str, from_env: bool) -> str:
+    where = f"{option.env} (environment)" if from_env else f"{option.flag} ({option.env})"
+    return f"invalid {where}" + ("" if option.secret else f" value {raw!r}")
+
+
+def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from argv (None: no flags) and environ (None: os.environ); raise SettingsError.
+
+    argparse's own usage errors (an unknown flag, a flag without a value) exit 2 inside parse_args.
+    """
+    environ = os.environ if environ is None else environ
+    flags = vars(build_parser().parse_args(list(argv or [])))
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = flags[option.field]
+        from_env = raw is None
+        if from_env:
+            raw = environ.get(option.env)
+        if raw is None:
+            continue
+        try:
+            values[option.field] = option.convert(raw)
+        except ValueError as error:
+            raise SettingsError(f"{_describe(option, raw, from_env)}: {error}") from None
+    values.setdefault("max_staleness", 3 * values.get("poll_interval", _DEFAULTS.poll_interval))
+    settings = Settings(**values)
+    if settings.max_staleness < settings.poll_interval:
+        raise SettingsError(
+            f"invalid --max-staleness (HEALTHCHECK_MAX_STALENESS) value {str(settings.max_staleness)!r}: "
+            f"must be at least the poll interval ({settings.poll_interval} s)"
+        )
+    return settings

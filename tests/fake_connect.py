@@ -1,0 +1,240 @@
+"""An in-process fake Kafka Connect: a real HTTP server on 127.0.0.1 speaking Connect's JSON, with faults.
+
+Its answers follow the real worker's (see tests/fixtures/connect/ and test_fake_matches_real.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+WORKER = "127.0.0.1:8083"
+
+
+@dataclass
+class Fault:
+    """What the fake does instead of answering normally. Applies to every request it matches."""
+
+    status: int | None = None  # answer this HTTP status with Connect's error JSON
+    delay: float = 0.0  # seconds to wait before answering
+    hang: bool = False  # never answer (until the fake stops)
+    body: bytes | None = None  # send these bytes as a 200 body instead of the real JSON
+    close_mid_body: bool = False  # promise a long body, send half, close the connection
+    drip: float = 0.0  # send the body one byte per `drip` seconds
+    paths: tuple[str, ...] = ()  # only requests whose path starts with one of these; empty: all
+
+
+def task(id: int, state: str = "RUNNING", worker_id: str = WORKER, trace: str | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": id, "state": state, "worker_id": worker_id}
+    if trace:
+        doc["trace"] = trace  # Connect leaves out an empty trace (@JsonInclude(NON_EMPTY))
+    return doc
+
+
+class FakeConnect:
+    def __init__(self, *, auth: tuple[str, str] | None = None, legacy: bool = False, version: str = "4.4.0") -> None:
+        self.auth = auth
+        self.legacy = legacy  # answer like Connect < 2.3: no ?expand, a list of names
+        self.version = version
+        self.fault: Fault | None = None
+        self.health: tuple[int, dict[str, str]] | None = (
+            200,
+            {"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."},
+        )
+        self.vanish_after_listing: set[str] = set()  # legacy: listed, then 404 on their status
+        self._statuses: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._requests: list[str] = []
+        self._release = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-connect", daemon=True)
+
+    # --- lifecycle
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeConnect:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- state
+
+    def set_connector(
+        self,
+        name: str,
+        state: str = "RUNNING",
+        tasks: list[dict[str, Any]] | None = None,
+        *,
+        worker_id: str = WORKER,
+        trace: str | None = None,
+        type: str = "sink",
+    ) -> None:
+        connector: dict[str, Any] = {"state": state, "worker_id": worker_id, "version": self.version}
+        if trace:
+            connector["trace"] = trace
+        doc = {
+            "name": name,
+            "connector": connector,
+            "tasks": [dict(t, version=self.version) for t in (tasks if tasks is not None else [task(0)])],
+            "type": type,
+        }
+        with self._lock:
+            self._statuses[name] = doc
+
+    def delete_connector(self, name: str) -> None:
+        with self._lock:
+            self._statuses.pop(name, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._statuses.clear()
+
+    @contextmanager
+    def faulty(self, fault: Fault) -> Iterator[None]:
+        self.fault = fault
+        try:
+            yield
+        finally:
+            self.fault = None
+
+    # --- what it was asked
+
+    @property
+    def requests(self) -> list[str]:
+        with self._lock:
+            return list(self._requests)
+
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    def path_counts(self) -> Counter[str]:
+        return Counter(self.requests)
+
+    # --- answering
+
+    def _answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        with self._lock:
+            statuses = {name: json.loads(json.dumps(doc)) for name, doc in self._statuses.items()}
+        if path == "/":
+            return 200, {"version": self.version, "commit": "0123456789abcdef", "kafka_cluster_id": "fake-cluster"}
+        if path == "/health":
+            return self.health or (404, {"error_code": 404, "message": "HTTP 404 Not Found"})
+        if path == "/connectors":
+            expand = query.get("expand", [])
+            if self.legacy or "status" not in expand:
+                return 200, sorted(statuses)
+            return 200, {name: {"status": doc} for name, doc in sorted(statuses.items())}
+        parts = path.strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "connectors" and parts[2] == "status":
+            name = unquote(parts[1])
+            if name in statuses and name not in self.vanish_after_listing:
+                return 200, statuses[name]
+            return 404, {"error_code": 404, "message": f"No status found for connector {name}"}
+        return 404, {"error_code": 404, "message": "HTTP 404 Not Found"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                split = urlsplit(self.path)
+                with fake._lock:
+                    fake._requests.append(self.path)
+                if fake.auth is not None and not self._authorized():
+                    self._send(401, b"User cannot access the resource.", content_type="text/plain")
+                    return
+                fault = fake.fault
+                if fault is not None and (not fault.paths or split.path.startswith(fault.paths)):
+                    self._faulty(fault, split)
+                    return
+                status, doc = fake._answer(split.path, parse_qs(split.query))
+                self._send(status, json.dumps(doc).encode())
+
+            def _authorized(self) -> bool:
+                user, password = fake.auth  # type: ignore[misc]
+                expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+                return self.headers.get("Authorization") == expected
+
+            def _faulty(self, fault: Fault, split: Any) -> None:
+                if fault.hang:
+                    fake._release.wait(120)
+                    return
+                if fault.delay:
+                    fake._release.wait(fault.delay)
+                if fault.status is not None:
+                    message = {
+                        409: "Cannot complete request momentarily due to no known leader URL, "
+                        "likely because a rebalance was underway.",
+                    }.get(fault.status, "Request processing failed")
+                    self._send(fault.status, json.dumps({"error_code": fault.status, "message": message}).encode())
+                    return
+                if fault.body is not None:
+                    self._send(200, fault.body, drip=fault.drip)
+                    return
+                status, doc = fake._answer(split.path, parse_qs(split.query))
+                body = json.dumps(doc).encode()
+                if fault.close_mid_body:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body) + 1000))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self._send(status, body, drip=fault.drip)
+
+            def _send(self, status: int, body: bytes, content_type: str = "application/json", drip: float = 0) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    if drip:
+                        for i in range(len(body)):
+                            if fake._release.wait(drip):
+                                return
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                    else:
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test): nothing to do
+
+        return Handler
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02, what: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
