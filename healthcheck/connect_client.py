@@ -5,21 +5,23 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import InsecureRequestWarning, ReadTimeoutError
 
-from healthcheck.model import ConnectorStatus
+from healthcheck.model import ConnectorStatus, WorkerHealth
 from healthcheck.parse import BadResponse, parse_connector_status, parse_expanded, parse_names
 from healthcheck.settings import BasicAuth
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+_SSL_REASON = re.compile(r"\[(?:SSL|X509)(?:: [A-Z0-9_]+)?\] .*?(?= \(_ssl\.c|['\"]\)|$)")
 
 
 class ConnectError(Exception):
@@ -45,12 +47,24 @@ class ConnectClient:
         auth: BasicAuth | None = None,
         timeout: float = 5.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`verify`: True (the system CAs), a CA bundle path, or False (no verification: the caller warns).
+        `cert`: a client certificate path (key included) or a (cert, key) pair, for mTLS."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
+        # Passed on every request, never set on the session: requests lets REQUESTS_CA_BUNDLE override a
+        # session-level `verify`, so a configured CA (or insecure mode) would silently not apply.
+        self._verify = verify
+        self._cert = cert
+        if verify is False:
+            # Said once, loudly, at start (service.py); urllib3 would otherwise warn on every request.
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         self._clock = clock
+        self._has_health_endpoint = True  # until a 404 says otherwise (Connect before 3.9)
         self._session = requests.Session()
         self._session.headers.update({"Accept": "application/json", "User-Agent": "kafka-connect-healthcheck"})
         if auth is not None:
@@ -96,19 +110,70 @@ class ConnectClient:
 
     def _get(self, path: str, *, not_found_ok: bool = False) -> bytes:
         deadline = self._clock() + self.timeout
-        try:
-            # Redirects are refused: following one could carry credentials to a host nobody configured.
-            response = self._session.get(self.base_url + path, timeout=self.timeout, stream=True, allow_redirects=False)
-        except requests.Timeout:
-            raise ConnectError("timeout", f"GET {path}: no answer within {self.timeout:g} s") from None
-        except requests.RequestException as error:
-            raise ConnectError("connection", f"GET {path}: cannot reach {self.base_url}: {_cause(error)}") from None
-        with response:
+        with self._open("GET", path) as response:
             if response.status_code == 404 and not_found_ok:
                 raise _NotFound(path)
             if response.status_code != 200:
                 raise ConnectError("http_status", f"GET {path}: HTTP {response.status_code}{_error_detail(response)}")
             return self._read_body(response, path, deadline)
+
+    def _open(self, method: str, path: str) -> requests.Response:
+        """Send one request; the caller reads (and closes) the streamed response."""
+        try:
+            # Redirects are refused: following one could carry credentials to a host nobody configured.
+            return self._session.request(
+                method,
+                self.base_url + path,
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
+                verify=self._verify,
+                cert=self._cert,
+            )
+        except requests.Timeout:
+            raise ConnectError("timeout", f"{method} {path}: no answer within {self.timeout:g} s") from None
+        except requests.exceptions.SSLError as error:
+            message = f"{method} {path}: TLS with {self.base_url} failed: {_tls_cause(error)}"
+            raise ConnectError("connection", message) from None
+        except requests.RequestException as error:
+            message = f"{method} {path}: cannot reach {self.base_url}: {_cause(error)}"
+            raise ConnectError("connection", message) from None
+
+    def fetch_worker_health(self) -> WorkerHealth | None:
+        """The worker's own `GET /health` (Kafka 3.9+); None where Connect has none (404), asked once."""
+        if not self._has_health_endpoint:
+            return None
+        try:
+            with self._open("GET", "/health") as response:
+                if response.status_code == 404:
+                    self._has_health_endpoint = False
+                    return None
+                doc = json.loads(response.raw.read(64 * 1024, decode_content=True))
+        except ConnectError as error:
+            return WorkerHealth("unresponsive", error.message)
+        except Exception as error:  # a garbled /health says nothing good about the worker
+            return WorkerHealth("unresponsive", f"GET /health: unreadable answer ({type(error).__name__})")
+        if not isinstance(doc, dict) or not isinstance(doc.get("status"), str):
+            return WorkerHealth("unresponsive", f"GET /health: HTTP {response.status_code} without a status")
+        message = doc.get("message") if isinstance(doc.get("message"), str) else ""
+        if response.status_code == 200 and doc["status"] == "healthy":
+            return WorkerHealth("healthy", message)
+        return WorkerHealth(doc["status"], message)
+
+    def restart_failed(self, connector: str, failed_task_ids: list[int]) -> None:
+        """Restart a connector's FAILED instances: one call on Kafka 3.0+ (KIP-745); before that, Connect
+        ignores the query, restarts only the connector (204), and each failed task needs its own call."""
+        name = quote(connector, safe="")
+        status = self._post(f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true")
+        if status == 204:
+            for task_id in failed_task_ids:
+                self._post(f"/connectors/{name}/tasks/{task_id}/restart")
+
+    def _post(self, path: str) -> int:
+        with self._open("POST", path) as response:
+            if response.status_code not in (200, 202, 204):
+                raise ConnectError("http_status", f"POST {path}: HTTP {response.status_code}{_error_detail(response)}")
+            return response.status_code
 
     def _read_body(self, response: requests.Response, path: str, deadline: float) -> bytes:
         declared = response.headers.get("Content-Length", "")
@@ -148,6 +213,23 @@ def _cause(error: BaseException) -> str:
     if match:
         return match.group(0).strip()
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _tls_cause(error: BaseException) -> str:
+    """OpenSSL's reason, and what to check, instead of requests' nested reprs."""
+    text = str(error)
+    match = _SSL_REASON.search(text)
+    if match:
+        reason = match.group(0).strip()
+    elif "EOF occurred" in text:
+        reason = "the server closed the connection during the handshake"
+    else:
+        reason = _cause(error)
+    if "EOF occurred" in text or "CERTIFICATE_REQUIRED" in text or "BAD_CERTIFICATE" in text:
+        return f"{reason}; does Connect require a client certificate (--connect-client-cert)?"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"{reason}; is --connect-ca-file the CA that signed Connect's certificate?"
+    return reason
 
 
 def _error_detail(response: requests.Response) -> str:

@@ -25,3 +25,24 @@ class ConnectorStatus:
     trace: str | None = None
     tasks: tuple[TaskStatus, ...] = ()
     type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerHealth:
+    """The worker's own `GET /health` (Kafka 3.9+): healthy, starting, unhealthy, or unresponsive."""
+
+    state: str
+    message: str
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "healthy"
+
+
+@dataclass(frozen=True, slots=True)
+class RestartStatus:
+    """Auto-restart's record for one connector with FAILED parts."""
+
+    attempts: int
+    next_restart: str | None  # ISO 8601 UTC; None once exhausted
+    exhausted: bool

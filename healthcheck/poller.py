@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
-from healthcheck.connect_client import ConnectClient, ConnectError
+from healthcheck.connect_client import ConnectError
+from healthcheck.history import FailureHistory
+from healthcheck.metrics import PollMetrics
+from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
+from healthcheck.render import View
+from healthcheck.restarter import Restarter
 from healthcheck.snapshot import PollError, Snapshot, SnapshotStore, failed_poll, healthy_or_not
-from healthcheck.verdict import Failure, Rules, evaluate
+from healthcheck.verdict import Failure, Rules, find_failures, judge
 
 log = logging.getLogger(__name__)
 
@@ -18,56 +24,89 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class StatusSource(Protocol):
+    def fetch_statuses(self) -> tuple[ConnectorStatus, ...]: ...
+
+    def fetch_worker_health(self) -> WorkerHealth | None: ...
+
+
 class Poller:
-    """Calls Connect once per `poll_once`; never raises, so a bad answer cannot kill the schedule."""
+    """Calls Connect once per `poll_once`; never raises, so a bad answer cannot kill the schedule.
+
+    Only the scheduler's one thread calls poll_once (max_instances=1), so the state kept across polls
+    (failure history, restart tracks, change log) needs no lock.
+    """
 
     def __init__(
         self,
-        client: ConnectClient,
+        client: StatusSource,
         rules: Rules,
         store: SnapshotStore,
-        failure_states: Sequence[str],
+        view: View,
         *,
+        restarter: Restarter | None = None,
+        metrics: PollMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], str] = utc_now_iso,
     ) -> None:
         self._client = client
         self._rules = rules
         self._store = store
-        self._failure_states = tuple(failure_states)
+        self._view = view
+        self._restarter = restarter
+        self._metrics = metrics or PollMetrics()
         self._clock = clock
         self._wall_clock = wall_clock
+        self._history = FailureHistory()
         self._changes = ChangeLog()
 
     def poll_once(self) -> Snapshot:
         started = self._clock()
         checked_at = self._wall_clock()
         try:
-            connectors = self._client.fetch_statuses()
-            snapshot = healthy_or_not(
-                connectors=connectors,
-                verdict=evaluate(connectors, self._rules),
-                failure_states=self._failure_states,
-                taken_at=started,
-                checked_at=checked_at,
-                duration=self._clock() - started,
-            )
+            snapshot = self._poll(started, checked_at)
         except Exception as error:  # anything, even our own bug, must end as an unhealthy snapshot
             if isinstance(error, ConnectError):
                 poll_error = PollError(error.reason, error.message)
             else:
                 log.exception("poll failed unexpectedly")
                 poll_error = PollError("internal", f"{type(error).__name__}: {error}")
+            duration = self._clock() - started
+            self._metrics.observe_poll(duration, poll_error.reason)
             snapshot = failed_poll(
                 error=poll_error,
-                failure_states=self._failure_states,
+                view=self._view,
                 taken_at=started,
                 checked_at=checked_at,
-                duration=self._clock() - started,
+                duration=duration,
+                counters=self._metrics.render(),
             )
         self._store.publish(snapshot)
         self._changes.record(snapshot)
         return snapshot
+
+    def _poll(self, started: float, checked_at: str) -> Snapshot:
+        connectors = self._rules.select(self._client.fetch_statuses())
+        worker = self._client.fetch_worker_health()
+        failures, considered = find_failures(connectors, self._rules)
+        seen = self._history.observe((f.key for f in failures), started, checked_at)
+        verdict = judge(failures, considered, self._rules, seen, worker)
+        restarts: dict[str, RestartStatus] = {}
+        if self._restarter is not None:
+            restarts = self._restarter.act(connectors, self._rules, self._clock())
+        duration = self._clock() - started
+        self._metrics.observe_poll(duration, None)
+        return healthy_or_not(
+            connectors=connectors,
+            verdict=verdict,
+            view=self._view,
+            taken_at=started,
+            checked_at=checked_at,
+            duration=duration,
+            counters=self._metrics.render(),
+            worker=worker,
+            restarts=restarts,
+        )
 
 
 def _describe(failure: Failure) -> str:
@@ -89,6 +128,7 @@ class ChangeLog:
         self._error: PollError | None = None
         self._failed_polls = 0
         self._healthy: bool | None = None
+        self._worker: WorkerHealth | None = None
 
     def record(self, snapshot: Snapshot) -> None:
         if snapshot.error is not None:
@@ -103,6 +143,7 @@ class ChangeLog:
                 log.debug("connector '%s' is %s on %s", connector.name, connector.state, connector.worker_id)
                 for task in connector.tasks:
                     log.debug("connector '%s' task %d is %s on %s", connector.name, task.id, task.state, task.worker_id)
+        self._record_worker(snapshot.worker)
         current = {failure.key: failure for failure in snapshot.verdict.failures}
         for key, failure in current.items():
             before = self._failures.get(key)
@@ -122,14 +163,25 @@ class ChangeLog:
         if verdict.healthy != self._healthy:
             log.log(
                 logging.INFO if verdict.healthy else logging.WARNING,
-                "health is now %s: %d of %d considered failing (rate %.3f, threshold %.3f)",
+                "health is now %s: %d of %d considered failing (rate %.3f, threshold %.3f)%s",
                 "HEALTHY" if verdict.healthy else "UNHEALTHY",
-                len(verdict.failures),
+                sum(1 for f in verdict.failures if f.counted),
                 verdict.considered,
                 verdict.failure_rate,
                 verdict.failure_threshold,
+                f"; worker is {verdict.worker.state}" if verdict.worker else "",
             )
             self._healthy = verdict.healthy
+
+    def _record_worker(self, worker: WorkerHealth | None) -> None:
+        was_healthy = self._worker is None or self._worker.healthy
+        is_healthy = worker is None or worker.healthy
+        if was_healthy and not is_healthy:
+            assert worker is not None
+            log.warning("the Connect worker reports itself %s: %s", worker.state, worker.message)
+        elif is_healthy and not was_healthy:
+            log.info("the Connect worker reports itself healthy again")
+        self._worker = worker
 
     def _record_error(self, error: PollError) -> None:
         self._failed_polls += 1

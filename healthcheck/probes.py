@@ -1,4 +1,4 @@
-"""The probe paths (`/` and `/ping`) as a thin WSGI layer that sends prebuilt bytes, ahead of Flask.
+"""The probe paths (`/`, `/ping`, `/ready`) as a thin WSGI layer that sends prebuilt bytes, ahead of Flask.
 
 Load balancers and kubelets hit these paths many times a second; answering them before Flask's request
 context, routing and response objects keeps a probe as cheap as a constant response (see bench/).
@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from healthcheck import render
-from healthcheck.snapshot import Answer, HealthAnswers
+from healthcheck.snapshot import Answer, Answers
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -23,7 +23,7 @@ NOT_ALLOWED = Answer(
 
 
 class ProbeRoutes:
-    def __init__(self, app: WSGIApp, answers: HealthAnswers, clock: Callable[[], float]) -> None:
+    def __init__(self, app: WSGIApp, answers: Answers, clock: Callable[[], float]) -> None:
         self._app = app
         self._answers = answers
         self._clock = clock
@@ -31,9 +31,11 @@ class ProbeRoutes:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
         if path == "/":
-            answer = self._answers.answer(self._clock())
+            answer = self._answers.health(self._clock())
         elif path == "/ping":
             answer = PING
+        elif path == "/ready":
+            answer = self._answers.ready(self._clock())
         else:
             return self._app(environ, start_response)
         method = environ.get("REQUEST_METHOD")

@@ -1,77 +1,137 @@
-"""The JSON bodies we answer with, rendered to bytes (once per poll for the probe paths)."""
+"""The JSON bodies we answer with, rendered to bytes once per poll (or once per snapshot, on first use)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
 from healthcheck.verdict import Failure, Verdict
+
+NO_STATUS_MESSAGE = "No status yet: the first poll of Kafka Connect has not finished."
+POLL_ERROR_MESSAGE = "Could not read the status of Kafka Connect; assuming unhealthy."
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """How failures are shown: the settings that shape the body, fixed for the life of the process."""
+
+    failure_states: tuple[str, ...]
+    hide_traces: bool = False
 
 
 def to_json_bytes(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
-def failure_doc(failure: Failure) -> dict[str, Any]:
-    """The original tool's failure entry: a task always has "trace", a connector only when Connect gave one."""
+def failure_doc(failure: Failure, view: View, restart: RestartStatus | None = None) -> dict[str, Any]:
+    """The original tool's failure entry: a task always has "trace", a connector only when Connect gave one.
+    Ours adds "since", and the auto-restart fields when auto-restart manages the connector."""
+    trace = None if view.hide_traces else failure.trace
     doc: dict[str, Any] = {"type": failure.type, "connector": failure.connector}
     if failure.type == "task":
         doc["id"] = failure.task_id
     doc["state"] = failure.state
     doc["worker_id"] = failure.worker_id
-    if failure.type == "task" or failure.trace is not None:
-        doc["trace"] = failure.trace
+    if failure.type == "task" or trace is not None:
+        doc["trace"] = trace
+    if failure.since is not None:
+        doc["since"] = failure.since
+    if not failure.counted:
+        doc["counted"] = False  # listed, but not yet long enough to turn / into 503 (unhealthy-after)
+    if restart is not None:
+        doc["restart_attempts"] = restart.attempts
+        if restart.exhausted:
+            doc["restarts_exhausted"] = True
+        else:
+            doc["next_restart"] = restart.next_restart
     return doc
 
 
-def health_body(verdict: Verdict, failure_states: Sequence[str], checked_at: str) -> bytes:
-    return to_json_bytes(
-        {
-            "failures": [failure_doc(f) for f in verdict.failures],
-            "failure_states": list(failure_states),
-            "failure_rate": verdict.failure_rate,
-            "failure_threshold": verdict.failure_threshold,
-            "healthy": verdict.healthy,
-            "checked_at": checked_at,
-        }
-    )
+def worker_failure_doc(worker: WorkerHealth) -> dict[str, Any]:
+    return {"type": "worker", "state": worker.state, "message": worker.message}
 
 
-def poll_error_body(reason: str, error: str, failure_states: Sequence[str], checked_at: str) -> bytes:
-    return to_json_bytes(
-        {
-            "healthy": False,
-            "message": "Could not read the status of Kafka Connect; assuming unhealthy.",
-            "error": error,
-            "reason": reason,
-            "failure_states": list(failure_states),
-            "checked_at": checked_at,
-        }
-    )
+def health_doc(
+    verdict: Verdict, view: View, checked_at: str, restarts: Mapping[str, RestartStatus] | None = None
+) -> dict[str, Any]:
+    restarts = restarts or {}
+    failures = [worker_failure_doc(verdict.worker)] if verdict.worker is not None else []
+    failures += [failure_doc(f, view, restarts.get(f.connector)) for f in verdict.failures]
+    return {
+        "failures": failures,
+        "failure_states": list(view.failure_states),
+        "failure_rate": verdict.failure_rate,
+        "failure_threshold": verdict.failure_threshold,
+        "healthy": verdict.healthy,
+        "checked_at": checked_at,
+    }
 
 
-def no_status_body(failure_states: Sequence[str]) -> bytes:
-    return to_json_bytes(
-        {
-            "healthy": False,
-            "message": "No status yet: the first poll of Kafka Connect has not finished.",
-            "failure_states": list(failure_states),
-        }
-    )
+def poll_error_doc(reason: str, error: str, view: View, checked_at: str) -> dict[str, Any]:
+    return {
+        "healthy": False,
+        "message": POLL_ERROR_MESSAGE,
+        "error": error,
+        "reason": reason,
+        "failure_states": list(view.failure_states),
+        "checked_at": checked_at,
+    }
 
 
-def stale_body(age: float, max_staleness: float, failure_states: Sequence[str], checked_at: str) -> bytes:
-    return to_json_bytes(
-        {
-            "healthy": False,
-            "message": (
-                f"Status is stale: the last completed poll of Kafka Connect is {age:.1f} s old "
-                f"(max staleness {max_staleness:g} s); assuming unhealthy."
-            ),
-            "error": "stale",
-            "age_seconds": round(age, 3),
-            "failure_states": list(failure_states),
-            "checked_at": checked_at,
-        }
-    )
+def no_status_doc(view: View) -> dict[str, Any]:
+    return {"healthy": False, "message": NO_STATUS_MESSAGE, "failure_states": list(view.failure_states)}
+
+
+def stale_doc(age: float, max_staleness: float, view: View, checked_at: str) -> dict[str, Any]:
+    return {
+        "healthy": False,
+        "message": (
+            f"Status is stale: the last completed poll of Kafka Connect is {age:.1f} s old "
+            f"(max staleness {max_staleness:g} s); assuming unhealthy."
+        ),
+        "error": "stale",
+        "age_seconds": round(age, 3),
+        "failure_states": list(view.failure_states),
+        "checked_at": checked_at,
+    }
+
+
+def ready_doc(ready: bool, message: str, checked_at: str | None) -> dict[str, Any]:
+    return {"ready": ready, "message": message, "checked_at": checked_at}
+
+
+def connector_summary(connector: ConnectorStatus, verdict: Verdict) -> dict[str, Any]:
+    """One line of `GET /connectors`: states only (no traces), and this connector's own verdict."""
+    failing = [f for f in verdict.failures if f.connector == connector.name]
+    return {
+        "name": connector.name,
+        "type": connector.type,
+        "state": connector.state,
+        "worker_id": connector.worker_id,
+        "tasks": [{"id": t.id, "state": t.state, "worker_id": t.worker_id} for t in connector.tasks],
+        "healthy": not any(f.counted for f in failing),
+        "failures": len(failing),
+    }
+
+
+def connectors_doc(connectors: Sequence[ConnectorStatus], verdict: Verdict, checked_at: str) -> dict[str, Any]:
+    return {"connectors": [connector_summary(c, verdict) for c in connectors], "checked_at": checked_at}
+
+
+def connector_doc(
+    connector: ConnectorStatus,
+    verdict: Verdict,
+    view: View,
+    checked_at: str,
+    restart: RestartStatus | None = None,
+) -> dict[str, Any]:
+    """`GET /connectors/<name>`: this connector's states and failures alone."""
+    failing = [f for f in verdict.failures if f.connector == connector.name]
+    doc = connector_summary(connector, verdict)
+    doc["failures"] = [failure_doc(f, view, restart) for f in failing]
+    doc["failure_states"] = list(view.failure_states)
+    doc["checked_at"] = checked_at
+    return doc

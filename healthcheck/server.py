@@ -10,11 +10,16 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import KNOWN_SETTINGS
 
 from healthcheck.app import create_app, service_of
 from healthcheck.settings import PROG, Settings, SettingsError, load
 
 log = logging.getLogger(__name__)
+
+# gunicorn >= 25.1 opens a control socket at $HOME/.gunicorn/gunicorn.ctl: shared by every instance of one
+# user, and an error line where HOME is not writable (the container's user has none). We never use it.
+_CONTROL_SOCKET = any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
 
 
 def load_or_exit(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,8 +68,12 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "accesslog": None,  # no line per probe
         "loglevel": settings.log_level.lower(),
         "proc_name": "kafka-connect-healthcheck",
+        # gunicorn 24+ opens a control socket in ~/.gunicorn by default; a probe server needs none, and
+        # several instances (a pod's sidecars, tests) would fight over the one path.
+        "control_socket_disable": True,
         "post_worker_init": post_worker_init,
         "worker_exit": worker_exit,
+        **({"control_socket_disable": True} if _CONTROL_SOCKET else {}),
     }
 
 
@@ -77,7 +86,8 @@ class EmbeddedGunicorn(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         for name, value in gunicorn_options(self.settings).items():
-            self.cfg.set(name, value)
+            if name in self.cfg.settings:  # older gunicorn lacks some settings, as a config file ignores them
+                self.cfg.set(name, value)
 
     def load(self) -> Flask:
         return create_app(self.settings)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +52,19 @@ class Settings:
     request_timeout: float = 5.0
     workers: int = 1
     threads: int = 4
+    max_response_bytes: int = 64 * 1024 * 1024
+    connect_ca_file: str | None = None
+    connect_client_cert: str | None = None
+    connect_client_key: str | None = None
+    connect_insecure: bool = False
+    basic_auth_file: str | None = None  # read once by load(), into basic_auth
+    include_connectors: re.Pattern[str] | None = None
+    exclude_connectors: re.Pattern[str] | None = None
+    unhealthy_after: float = 0.0
+    hide_traces: bool = False
+    auto_restart: bool = False
+    restart_backoff: float = 10.0
+    restart_max_attempts: int = 5
 
     @property
     def failure_threshold(self) -> float:
@@ -65,16 +80,23 @@ class Settings:
 # --- converters: each takes the raw string and returns the typed value or raises ValueError(what is allowed)
 
 
+def _whole_number(raw: str) -> int | None:
+    text = raw.strip()
+    return int(text) if text.isascii() and text.isdigit() else None  # "²".isdigit() is True, int("²") fails
+
+
 def _port(raw: str) -> int:
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= 65535:
+    value = _whole_number(raw)
+    if value is None or not 1 <= value <= 65535:
         raise ValueError("must be an integer from 1 to 65535")
-    return int(raw)
+    return value
 
 
 def _positive_int(raw: str) -> int:
-    if not raw.strip().isdigit() or int(raw) < 1:
+    value = _whole_number(raw)
+    if value is None or value < 1:
         raise ValueError("must be a whole number of at least 1")
-    return int(raw)
+    return value
 
 
 def _seconds(raw: str) -> float:
@@ -98,7 +120,10 @@ def _percentage(raw: str) -> float:
 
 
 def _url(raw: str) -> str:
-    parts = urlsplit(raw.strip())
+    try:
+        parts = urlsplit(raw.strip())
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host, e.g. http://localhost:8083")
     if parts.username or parts.password:
@@ -150,6 +175,59 @@ def _basic_auth(raw: str) -> BasicAuth | None:
     return BasicAuth(username, password)
 
 
+def _regex(raw: str) -> re.Pattern[str] | None:
+    if raw == "":
+        return None
+    try:
+        return re.compile(raw)
+    except re.error as error:
+        raise ValueError(f"must be a valid regular expression ({error})") from None
+
+
+def _non_negative_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number of seconds, 0 or more") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("must be a number of seconds, 0 or more")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ValueError("must be one of true, false, 1, 0, yes, no")
+
+
+def _readable_file(raw: str) -> str | None:
+    path = raw.strip()
+    if not path:
+        return None
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ValueError(f"must be a readable file ({error.strerror or error})") from None
+    return path
+
+
+def _read_basic_auth_file(path: str) -> BasicAuth:
+    """The credentials on the first line; the error never quotes the file, which holds a secret."""
+    try:
+        with open(path, "rb") as file:
+            first = file.readline().decode("utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        raise ValueError("must be a readable UTF-8 file whose first line is user:password") from None
+    username, sep, password = first.partition(":")  # the password itself may contain ':'
+    if not sep or not username:
+        raise ValueError("first line must be user:password")
+    return BasicAuth(username, password)
+
+
 @dataclass(frozen=True)
 class Option:
     field: str
@@ -181,6 +259,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("request_timeout", _seconds, "seconds allowed for each request to Connect"),
     Option("workers", _positive_int, "gunicorn worker processes; each one polls Connect"),
     Option("threads", _positive_int, "threads per worker process"),
+    Option("max_response_bytes", _positive_int, "largest Connect response read, in bytes; a larger one is an error"),
+    Option("connect_ca_file", _readable_file, "PEM file of the CA(s) that sign Connect's TLS certificate"),
+    Option("connect_client_cert", _readable_file, "PEM client certificate for Connect (mTLS); may hold the key too"),
+    Option("connect_client_key", _readable_file, "PEM private key of --connect-client-cert, if not in that file"),
+    Option("connect_insecure", _boolean, "do not verify Connect's TLS certificate (testing only!)"),
+    Option("basic_auth_file", _readable_file, "file whose first line is user:password (instead of --basic-auth)"),
+    Option("include_connectors", _regex, "judge only connectors whose whole name matches this regular expression"),
+    Option("exclude_connectors", _regex, "ignore connectors whose whole name matches this (wins over include)"),
+    Option("unhealthy_after", _non_negative_seconds, "seconds a failure must last before it turns / into 503"),
+    Option("hide_traces", _boolean, "leave Connect's stack traces out of responses"),
+    Option("auto_restart", _boolean, "restart FAILED connectors and tasks through Connect's REST API"),
+    Option("restart_backoff", _seconds, "seconds before the 2nd restart of a connector; doubles each time, max 1 h"),
+    Option("restart_max_attempts", _positive_int, "restarts of one connector before giving up until it recovers"),
 )
 
 _DEFAULTS = Settings()
@@ -192,6 +283,8 @@ def _default_text(option: Option) -> str:
     value = getattr(_DEFAULTS, option.field)
     if value is None:
         return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, tuple):
         return ",".join(value)
     return str(value)
@@ -209,15 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
             dest=option.field,
             metavar="VALUE",
             default=None,
+            # a boolean flag alone means true: `--connect-insecure` is `--connect-insecure true`
+            **({"nargs": "?", "const": "true"} if option.convert is _boolean else {}),
             help=f"{option.help} [env {option.env}; default {_default_text(option)}]".replace("%", "%%"),
         )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
+_URL_CREDENTIALS = re.compile(r"//[^/@]*@")
+
+
 def _describe(option: Option, raw: str, from_env: bool) -> str:
-    where = f"{option.env} (environment)" if from_env else f"{option.flag} ({option.env})"
-    return f"invalid {where}" + ("" if option.secret else f" value {raw!r}")
+    where = f"{option.env} (flag {option.flag})" if from_env else f"{option.flag} (env {option.env})"
+    if option.secret:
+        return f"invalid {where}"
+    # A URL may carry user:password@ (which we refuse): the error must not repeat it.
+    return f"invalid {where} value {_URL_CREDENTIALS.sub('//***@', raw)!r}"
 
 
 def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -240,6 +341,7 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         except ValueError as error:
             raise SettingsError(f"{_describe(option, raw, from_env)}: {error}") from None
     values.setdefault("max_staleness", 3 * values.get("poll_interval", _DEFAULTS.poll_interval))
+    _check_tls_and_credentials(values)
     settings = Settings(**values)
     if settings.max_staleness < settings.poll_interval:
         raise SettingsError(
@@ -247,3 +349,55 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             f"must be at least the poll interval ({settings.poll_interval} s)"
         )
     return settings
+
+
+def _check_tls_and_credentials(values: dict[str, Any]) -> None:
+    """Settings that only make sense together; reads the basic-auth file into `basic_auth`."""
+    if values.get("connect_client_key") and not values.get("connect_client_cert"):
+        raise SettingsError(
+            "invalid --connect-client-key (HEALTHCHECK_CONNECT_CLIENT_KEY): needs --connect-client-cert as well"
+        )
+    if values.get("connect_insecure") and values.get("connect_ca_file"):
+        raise SettingsError(
+            "invalid --connect-insecure (HEALTHCHECK_CONNECT_INSECURE): it turns off the verification "
+            "that --connect-ca-file (HEALTHCHECK_CONNECT_CA_FILE) configures; set one of them"
+        )
+    _check_pem(values)
+    path = values.get("basic_auth_file")
+    if path is None:
+        return
+    if values.get("basic_auth") is not None:
+        # Two sources of one secret: refusing beats silently picking one the operator did not mean.
+        raise SettingsError(
+            "invalid --basic-auth-file (HEALTHCHECK_BASIC_AUTH_FILE): --basic-auth (HEALTHCHECK_BASIC_AUTH) "
+            "is set too; set only one of them"
+        )
+    try:
+        values["basic_auth"] = _read_basic_auth_file(path)
+    except ValueError as error:
+        where = "--basic-auth-file (HEALTHCHECK_BASIC_AUTH_FILE)"
+        raise SettingsError(f"invalid {where} value {path!r}: {error}") from None
+
+
+def _check_pem(values: dict[str, Any]) -> None:
+    """A CA or client certificate that OpenSSL cannot load stops us now, not at every poll."""
+    context = ssl.create_default_context()
+    ca, cert, key = values.get("connect_ca_file"), values.get("connect_client_cert"), values.get("connect_client_key")
+    if ca:
+        try:
+            context.load_verify_locations(cafile=ca)
+        except ssl.SSLError as error:
+            raise SettingsError(
+                f"invalid --connect-ca-file (HEALTHCHECK_CONNECT_CA_FILE) value {ca!r}: "
+                f"must hold PEM certificates ({error.reason or 'OpenSSL cannot read it'})"
+            ) from None
+    if cert:
+        try:
+            # An encrypted key must fail here: OpenSSL would otherwise prompt for its password on a terminal.
+            context.load_cert_chain(cert, key, password=lambda: b"")
+        except ssl.SSLError as error:
+            raise SettingsError(
+                f"invalid --connect-client-cert (HEALTHCHECK_CONNECT_CLIENT_CERT) value {cert!r}: must be a PEM "
+                "certificate with its unencrypted key, in it or in --connect-client-key "
+                f"({error.reason or 'OpenSSL cannot read it'})"
+            ) from None

@@ -1,11 +1,14 @@
-"""The health rule: a pure function from connector statuses and rules to a verdict."""
+"""The health rule: pure functions from connector statuses, rules and failure ages to a verdict."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
-from healthcheck.model import ConnectorStatus
+from healthcheck.model import ConnectorStatus, WorkerHealth
+
+FailureKey = tuple[str, int | None]  # (connector, task id or None for the connector itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,9 +17,29 @@ class Rules:
     considered_containers: frozenset[str]  # "CONNECTOR" and/or "TASK"
     worker_id: str | None = None  # None: every worker; otherwise compared case-insensitively
     failure_threshold: float = 0.0  # a fraction: healthy while failure_rate <= this
+    include: re.Pattern[str] | None = None  # connector names matched in full; None: all
+    exclude: re.Pattern[str] | None = None  # wins over include
+    unhealthy_after: float = 0.0  # seconds a failure must last before it counts against health
 
     def on_monitored_worker(self, worker_id: str) -> bool:
         return self.worker_id is None or worker_id.lower() == self.worker_id.lower()
+
+    def selects(self, name: str) -> bool:
+        if self.exclude is not None and self.exclude.fullmatch(name):
+            return False
+        return self.include is None or self.include.fullmatch(name) is not None
+
+    def select(self, connectors: Iterable[ConnectorStatus]) -> tuple[ConnectorStatus, ...]:
+        """The connectors the filters keep, sorted by name; the others count nowhere."""
+        return tuple(sorted((c for c in connectors if self.selects(c.name)), key=lambda c: c.name))
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """How long this process has seen one failure (from FailureHistory)."""
+
+    since: str  # ISO 8601 UTC
+    lasted: float  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +50,11 @@ class Failure:
     worker_id: str
     trace: str | None = None
     task_id: int | None = None
+    since: str | None = None
+    counted: bool = True  # False while it has lasted less than unhealthy_after
 
     @property
-    def key(self) -> tuple[str, int | None]:
+    def key(self) -> FailureKey:
         """What stays the same for one failing thing across polls."""
         return (self.connector, self.task_id)
 
@@ -38,23 +63,25 @@ class Failure:
 class Verdict:
     failures: tuple[Failure, ...]
     considered: int
-    failure_rate: float
+    failure_rate: float  # counted failures / considered
     failure_threshold: float
     healthy: bool
+    worker: WorkerHealth | None = None  # set when the worker's own /health says it is not healthy
 
 
-def evaluate(connectors: Iterable[ConnectorStatus], rules: Rules) -> Verdict:
-    """Judge the considered connectors and tasks on the monitored worker(s).
+def find_failures(connectors: Iterable[ConnectorStatus], rules: Rules) -> tuple[tuple[Failure, ...], int]:
+    """The failing connectors and tasks on the monitored worker(s), and how many were considered.
 
-    failure_rate = failing / considered (0.0 when nothing is considered); healthy when it is at most
-    the threshold. Failures come sorted by connector name, the connector before its tasks, so the
-    answer does not depend on the order Connect listed them in.
+    Failures come sorted by connector name, the connector before its tasks, so the answer does not depend
+    on the order Connect listed them in.
     """
     judge_connectors = "CONNECTOR" in rules.considered_containers
     judge_tasks = "TASK" in rules.considered_containers
     considered = 0
     failures: list[Failure] = []
     for connector in sorted(connectors, key=lambda c: c.name):
+        if not rules.selects(connector.name):
+            continue
         if judge_connectors and rules.on_monitored_worker(connector.worker_id):
             considered += 1
             if connector.state in rules.unhealthy_states:
@@ -68,11 +95,42 @@ def evaluate(connectors: Iterable[ConnectorStatus], rules: Rules) -> Verdict:
                 considered += 1
                 if task.state in rules.unhealthy_states:
                     failures.append(Failure("task", connector.name, task.state, task.worker_id, task.trace, task.id))
-    failure_rate = len(failures) / considered if considered else 0.0
+    return tuple(failures), considered
+
+
+def judge(
+    failures: tuple[Failure, ...],
+    considered: int,
+    rules: Rules,
+    seen: Mapping[FailureKey, Seen] | None = None,
+    worker: WorkerHealth | None = None,
+) -> Verdict:
+    """failure_rate = counted failures / considered (0.0 when nothing is considered); healthy when it is at
+    most the threshold and the worker itself is not unhealthy. A failure counts once it has lasted
+    `unhealthy_after` seconds (`seen`; a failure missing there has just appeared)."""
+    dated = []
+    for failure in failures:
+        record = seen.get(failure.key) if seen else None
+        lasted = record.lasted if record else 0.0
+        dated.append(replace(failure, since=record.since if record else None, counted=lasted >= rules.unhealthy_after))
+    counted = sum(1 for failure in dated if failure.counted)
+    failure_rate = counted / considered if considered else 0.0
+    worker_failing = worker is not None and not worker.healthy
     return Verdict(
-        failures=tuple(failures),
+        failures=tuple(dated),
         considered=considered,
         failure_rate=failure_rate,
         failure_threshold=rules.failure_threshold,
-        healthy=failure_rate <= rules.failure_threshold,
+        healthy=failure_rate <= rules.failure_threshold and not worker_failing,
+        worker=worker if worker_failing else None,
     )
+
+
+def evaluate(
+    connectors: Iterable[ConnectorStatus],
+    rules: Rules,
+    seen: Mapping[FailureKey, Seen] | None = None,
+    worker: WorkerHealth | None = None,
+) -> Verdict:
+    """Judge the considered connectors and tasks on the monitored worker(s)."""
+    return judge(*find_failures(connectors, rules), rules, seen, worker)

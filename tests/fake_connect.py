@@ -6,7 +6,9 @@ Its answers follow the real worker's (see tests/fixtures/connect/ and test_fake_
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import ssl
 import threading
 import time
 from collections import Counter
@@ -31,6 +33,9 @@ class Fault:
     close_mid_body: bool = False  # promise a long body, send half, close the connection
     drip: float = 0.0  # send the body one byte per `drip` seconds
     paths: tuple[str, ...] = ()  # only requests whose path starts with one of these; empty: all
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers on the faulty answer (Location, Content-Encoding)
+    stream_size: int = 0  # stream a 200 JSON-looking body of this many bytes, made on the fly, never held whole
+    stream_declared: bool = True  # ...with a Content-Length; False: no length, the body ends when we close
 
 
 def task(id: int, state: str = "RUNNING", worker_id: str = WORKER, trace: str | None = None) -> dict[str, Any]:
@@ -41,7 +46,15 @@ def task(id: int, state: str = "RUNNING", worker_id: str = WORKER, trace: str | 
 
 
 class FakeConnect:
-    def __init__(self, *, auth: tuple[str, str] | None = None, legacy: bool = False, version: str = "4.4.0") -> None:
+    def __init__(
+        self,
+        *,
+        auth: tuple[str, str] | None = None,
+        legacy: bool = False,
+        version: str = "4.4.0",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.auth = auth
         self.legacy = legacy  # answer like Connect < 2.3: no ?expand, a list of names
         self.version = version
@@ -55,16 +68,25 @@ class FakeConnect:
         self._lock = threading.Lock()
         self._requests: list[str] = []
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-connect", daemon=True)
+        self.scheme = "http"
+        if ssl_context is not None:  # HTTPS; the handshake happens in the handler thread, on first read
+            self.scheme = "https"
+            self._server.socket = ssl_context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self._server.handle_error = lambda request, client_address: None  # failed handshakes are the test
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-connect", daemon=True
+        )
 
     # --- lifecycle
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def start(self) -> FakeConnect:
         self._thread.start()
@@ -136,8 +158,10 @@ class FakeConnect:
             statuses = {name: json.loads(json.dumps(doc)) for name, doc in self._statuses.items()}
         if path == "/":
             return 200, {"version": self.version, "commit": "0123456789abcdef", "kafka_cluster_id": "fake-cluster"}
-        if path == "/health":
-            return self.health or (404, {"error_code": 404, "message": "HTTP 404 Not Found"})
+        if path == "/health":  # Kafka 3.9+; a legacy fake has none
+            if self.health is None or self.legacy:
+                return 404, {"error_code": 404, "message": "HTTP 404 Not Found"}
+            return self.health
         if path == "/connectors":
             expand = query.get("expand", [])
             if self.legacy or "status" not in expand:
@@ -159,6 +183,11 @@ class FakeConnect:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def handle(self) -> None:
+                # the client may hang up (a timeout, a killed process): nothing to answer then
+                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                    super().handle()
 
             def do_GET(self) -> None:
                 split = urlsplit(self.path)
@@ -190,10 +219,14 @@ class FakeConnect:
                         409: "Cannot complete request momentarily due to no known leader URL, "
                         "likely because a rebalance was underway.",
                     }.get(fault.status, "Request processing failed")
-                    self._send(fault.status, json.dumps({"error_code": fault.status, "message": message}).encode())
+                    body = json.dumps({"error_code": fault.status, "message": message}).encode()
+                    self._send(fault.status, body, headers=fault.headers)
+                    return
+                if fault.stream_size:
+                    self._stream(fault.stream_size, fault.stream_declared)
                     return
                 if fault.body is not None:
-                    self._send(200, fault.body, drip=fault.drip)
+                    self._send(200, fault.body, drip=fault.drip, headers=fault.headers)
                     return
                 status, doc = fake._answer(split.path, parse_qs(split.query))
                 body = json.dumps(doc).encode()
@@ -208,10 +241,39 @@ class FakeConnect:
                     return
                 self._send(status, body, drip=fault.drip)
 
-            def _send(self, status: int, body: bytes, content_type: str = "application/json", drip: float = 0) -> None:
+            def _stream(self, size: int, declared: bool) -> None:
+                """A valid-looking expanded listing of `size` bytes, written chunk by chunk."""
+                entry = b'"c%09d":{"status":{"name":"c","connector":{"state":"RUNNING","worker_id":"w"},"tasks":[]}},'
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    if declared:
+                        self.send_header("Content-Length", str(size))
+                    else:
+                        self.close_connection = True
+                    self.end_headers()
+                    self.wfile.write(b"{")
+                    sent, chunk = 1, entry * (64 * 1024 // len(entry))
+                    while sent < size and not fake._release.is_set():
+                        piece = chunk[: size - sent]
+                        self.wfile.write(piece)
+                        sent += len(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading: what a size cap should do
+
+            def _send(
+                self,
+                status: int,
+                body: bytes,
+                content_type: str = "application/json",
+                drip: float = 0,
+                headers: tuple[tuple[str, str], ...] = (),
+            ) -> None:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
+                    for name, value in headers:
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     if drip:

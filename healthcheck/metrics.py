@@ -1,0 +1,119 @@
+"""Prometheus metrics: counters that live across polls, and gauges rendered from one snapshot.
+
+prometheus-client writes the text exposition format (escaping, HELP/TYPE, histogram buckets) correctly;
+it is the one dependency we add on top of flask, gunicorn, requests and APScheduler.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from healthcheck.connect_client import ConnectError
+from healthcheck.model import STATES, ConnectorStatus
+from healthcheck.verdict import Verdict
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "kafka_connect_healthcheck_"
+FROM_LAST_POLL = " (from the last poll)"
+POLL_ERROR_REASONS = (*ConnectError.REASONS, "internal")
+
+AGE_HEADER = (
+    f"# HELP {PREFIX}snapshot_age_seconds Seconds since the last poll of Connect started.\n"
+    f"# TYPE {PREFIX}snapshot_age_seconds gauge\n"
+).encode()
+
+
+def age_line(age: float | None) -> bytes:
+    value = "NaN" if age is None else f"{age:.3f}"
+    return AGE_HEADER + f"{PREFIX}snapshot_age_seconds {value}\n".encode()
+
+
+class PollMetrics:
+    """What accumulates across polls. Updated by the poller only; rendered once per poll."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.poll_duration = Histogram(
+            PREFIX + "poll_duration_seconds",
+            "Wall time of one poll of Connect (fetch, parse, verdict, render).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.polls = Counter(PREFIX + "polls", "Polls of Connect, by result.", ["result"], registry=self.registry)
+        self.poll_errors = Counter(
+            PREFIX + "poll_errors", "Polls that could not read Connect, by reason.", ["reason"], registry=self.registry
+        )
+        self.restarts = Counter(
+            PREFIX + "restarts",
+            "Restarts of FAILED connectors and tasks sent to Connect, by connector and result (ok, error).",
+            ["connector", "result"],
+            registry=self.registry,
+        )
+        for reason in POLL_ERROR_REASONS:  # every series exists from the start, so rate() sees the first error
+            self.poll_errors.labels(reason)
+        for result in ("ok", "error"):
+            self.polls.labels(result)
+
+    def observe_poll(self, duration: float, error_reason: str | None) -> None:
+        self.poll_duration.observe(duration)
+        self.polls.labels("error" if error_reason else "ok").inc()
+        if error_reason:
+            self.poll_errors.labels(error_reason).inc()
+
+    def observe_restart(self, connector: str, result: str) -> None:
+        self.restarts.labels(connector, result).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Families:
+    """Adapts a list of metric families to what generate_latest() reads: anything with collect()."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def render_state(connectors: tuple[ConnectorStatus, ...], verdict: Verdict | None, up: bool, fresh: bool) -> bytes:
+    """The gauges of one snapshot. `up`: the poll read Connect; `fresh`: the snapshot is not stale."""
+    healthy = GaugeMetricFamily(
+        PREFIX + "healthy", "1 if GET / answers 200 (healthy and fresh), else 0" + FROM_LAST_POLL + "."
+    )
+    healthy.add_metric([], 1.0 if (verdict is not None and verdict.healthy and up and fresh) else 0.0)
+    up_family = GaugeMetricFamily(PREFIX + "up", "1 if the last poll read Connect's status, else 0.")
+    up_family.add_metric([], 1.0 if up else 0.0)
+    connector_state = GaugeMetricFamily(
+        PREFIX + "connector_state",
+        "1 for each connector's current state" + FROM_LAST_POLL + ".",
+        labels=["connector", "worker_id", "state"],
+    )
+    task_state = GaugeMetricFamily(
+        PREFIX + "task_state",
+        "1 for each task's current state" + FROM_LAST_POLL + ".",
+        labels=["connector", "task", "worker_id", "state"],
+    )
+    connector_counts: Tally[str] = Tally()
+    task_counts: Tally[str] = Tally()
+    for connector in connectors:
+        connector_state.add_metric([connector.name, connector.worker_id, connector.state], 1.0)
+        connector_counts[connector.state] += 1
+        for task in connector.tasks:
+            task_state.add_metric([connector.name, str(task.id), task.worker_id, task.state], 1.0)
+            task_counts[task.state] += 1
+    by_state = []
+    for name, tally in (("connectors", connector_counts), ("tasks", task_counts)):
+        family = GaugeMetricFamily(PREFIX + name, f"Number of {name} by state" + FROM_LAST_POLL + ".", labels=["state"])
+        for state in sorted(set(STATES) | set(tally)):
+            family.add_metric([state], float(tally[state]))
+        by_state.append(family)
+    failures = GaugeMetricFamily(PREFIX + "failures", "Failures listed by GET /" + FROM_LAST_POLL + ".")
+    failures.add_metric([], float(len(verdict.failures)) if verdict is not None else 0.0)
+    families: list[Metric] = [healthy, up_family, failures, *by_state, connector_state, task_state]
+    return generate_latest(_Families(families))

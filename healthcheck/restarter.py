@@ -1,0 +1,125 @@
+"""Auto-restart of FAILED connectors and tasks, from the poller, with per-connector backoff and a cap."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from healthcheck.connect_client import ConnectError
+from healthcheck.model import ConnectorStatus, RestartStatus
+from healthcheck.verdict import Rules
+
+log = logging.getLogger(__name__)
+
+MAX_DELAY = 3600.0
+
+
+class RestartClient(Protocol):
+    def restart_failed(self, connector: str, failed_task_ids: list[int]) -> None: ...
+
+
+@dataclass(slots=True)
+class _Track:
+    attempts: int = 0
+    next_at: float = 0.0  # monotonic: no attempt before this
+    healthy_since: float | None = None
+
+
+def delay_after(attempts: int, backoff: float) -> float:
+    """Seconds to wait after the `attempts`-th restart: backoff, 2 x backoff, 4 x ..., at most an hour."""
+    return min(backoff * 2 ** (attempts - 1), MAX_DELAY)
+
+
+def failed_on_monitored_worker(connector: ConnectorStatus, rules: Rules) -> tuple[bool, list[int]]:
+    """(is the connector itself FAILED here, ids of its FAILED tasks here)."""
+    connector_failed = connector.state == "FAILED" and rules.on_monitored_worker(connector.worker_id)
+    tasks = [t.id for t in connector.tasks if t.state == "FAILED" and rules.on_monitored_worker(t.worker_id)]
+    return connector_failed, tasks
+
+
+class Restarter:
+    """Decides and sends restarts once per poll. State is per connector and lives in the poller's thread.
+
+    The first restart goes out when a FAILED connector or task is first seen; the next only after
+    `backoff` seconds, then 2 x, 4 x ... (capped at one hour), at most `max_attempts` times. A connector
+    counts as recovered, and its count resets, once it has had nothing FAILED for as long as its next
+    delay: a task that fails again right after each restart keeps backing off instead of restarting in a
+    storm.
+    """
+
+    def __init__(
+        self,
+        client: RestartClient,
+        *,
+        backoff: float,
+        max_attempts: int,
+        on_attempt: Callable[[str, str], None] = lambda connector, result: None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._backoff = backoff
+        self._max_attempts = max_attempts
+        self._on_attempt = on_attempt
+        self._wall_clock = wall_clock
+        self._tracks: dict[str, _Track] = {}
+
+    def act(self, connectors: Iterable[ConnectorStatus], rules: Rules, now: float) -> dict[str, RestartStatus]:
+        """Restart what is due; return the restart status of every connector that has FAILED parts."""
+        statuses: dict[str, RestartStatus] = {}
+        failing_now: set[str] = set()
+        for connector in connectors:
+            connector_failed, failed_tasks = failed_on_monitored_worker(connector, rules)
+            if not connector_failed and not failed_tasks:
+                continue
+            failing_now.add(connector.name)
+            track = self._tracks.setdefault(connector.name, _Track(next_at=now))
+            track.healthy_since = None
+            if track.attempts < self._max_attempts and now >= track.next_at:
+                self._restart(connector.name, failed_tasks, track, now)
+            statuses[connector.name] = self._status(track, now)
+        self._forget_recovered(failing_now, now)
+        return statuses
+
+    def _restart(self, name: str, failed_tasks: list[int], track: _Track, now: float) -> None:
+        track.attempts += 1
+        track.next_at = now + delay_after(track.attempts, self._backoff)
+        try:
+            self._client.restart_failed(name, failed_tasks)
+        except ConnectError as error:
+            # A failed attempt still counts: a 409 storm must not turn into a restart storm.
+            log.error("restart %d/%d of connector '%s' failed: %s", track.attempts, self._max_attempts, name, error)
+            self._on_attempt(name, "error")
+            return
+        log.warning(
+            "restarted connector '%s' and its failed tasks %s (attempt %d of %d)",
+            name,
+            failed_tasks,
+            track.attempts,
+            self._max_attempts,
+        )
+        self._on_attempt(name, "ok")
+        if track.attempts >= self._max_attempts:
+            log.error("connector '%s': %d restarts did not help; no more attempts", name, track.attempts)
+
+    def _status(self, track: _Track, now: float) -> RestartStatus:
+        if track.attempts >= self._max_attempts:
+            return RestartStatus(track.attempts, None, True)
+        next_restart = self._wall_clock() + timedelta(seconds=max(track.next_at - now, 0.0))
+        iso = next_restart.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return RestartStatus(track.attempts, iso, False)
+
+    def _forget_recovered(self, failing_now: set[str], now: float) -> None:
+        for name in list(self._tracks):
+            if name in failing_now:
+                continue
+            track = self._tracks[name]
+            if track.healthy_since is None:
+                track.healthy_since = now
+            stable_for = delay_after(max(track.attempts, 1), self._backoff)
+            if now - track.healthy_since >= stable_for:
+                if track.attempts:
+                    log.info("connector '%s' recovered; its restart count is reset", name)
+                del self._tracks[name]
