@@ -64,6 +64,7 @@ class FakeConnect:
             {"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."},
         )
         self.vanish_after_listing: set[str] = set()  # legacy: listed, then 404 on their status
+        self.heal_on_restart = False  # a restart turns the connector's FAILED parts RUNNING
         self._statuses: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._requests: list[str] = []
@@ -175,6 +176,30 @@ class FakeConnect:
             return 404, {"error_code": 404, "message": f"No status found for connector {name}"}
         return 404, {"error_code": 404, "message": "HTTP 404 Not Found"}
 
+    def _restart(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """POST /connectors/<name>/restart[?includeTasks=&onlyFailed=] and /connectors/<name>/tasks/<id>/restart."""
+        parts = path.strip("/").split("/")
+        name = unquote(parts[1]) if len(parts) > 1 else ""
+        with self._lock:
+            doc = self._statuses.get(name)
+            if doc is None or parts[0] != "connectors" or parts[-1] != "restart":
+                return 404, {"error_code": 404, "message": f"Unknown connector {name}"}
+            include_tasks = query.get("includeTasks") == ["true"] and not self.legacy  # KIP-745 is Kafka 3.0+
+            restarted = [doc["connector"]] if len(parts) == 3 else []
+            if len(parts) == 5:
+                restarted = [t for t in doc["tasks"] if str(t["id"]) == parts[3]]
+            elif include_tasks:
+                only_failed = query.get("onlyFailed") == ["true"]
+                restarted += [t for t in doc["tasks"] if t["state"] == "FAILED" or not only_failed]
+            if self.heal_on_restart:
+                for part in restarted:
+                    part["state"] = "RUNNING"
+                    part.pop("trace", None)
+            if include_tasks:  # 202 with the status, what is restarting marked RESTARTING
+                answer = json.loads(json.dumps(doc))
+                return 202, answer
+        return 204, None
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -202,6 +227,20 @@ class FakeConnect:
                     return
                 status, doc = fake._answer(split.path, parse_qs(split.query))
                 self._send(status, json.dumps(doc).encode())
+
+            def do_POST(self) -> None:
+                split = urlsplit(self.path)
+                with fake._lock:
+                    fake._requests.append("POST " + self.path)
+                if fake.auth is not None and not self._authorized():
+                    self._send(401, b"User cannot access the resource.", content_type="text/plain")
+                    return
+                fault = fake.fault
+                if fault is not None and (not fault.paths or split.path.startswith(fault.paths)):
+                    self._faulty(fault, split)
+                    return
+                status, doc = fake._restart(split.path, parse_qs(split.query))
+                self._send(status, b"" if doc is None else json.dumps(doc).encode())
 
             def _authorized(self) -> bool:
                 user, password = fake.auth  # type: ignore[misc]
