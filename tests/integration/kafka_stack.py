@@ -618,9 +618,7 @@ class KafkaStack:
         log = self.workdir / "format.log"
         with log.open("wb") as out:
             try:
-                rc = subprocess.run(
-                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=120
-                )
+                rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=120)
             except subprocess.TimeoutExpired as exc:
                 raise StackError(f"StorageTool format timed out:\n{_tail(log)}") from exc
         if rc.returncode != 0:
@@ -656,9 +654,7 @@ class KafkaStack:
                 break
             time.sleep(0.1)
         if proc.poll() is not None:
-            raise StackError(
-                f"broker exited (code {proc.returncode}) during start:\n{_tail(self.broker_log)}"
-            )
+            raise StackError(f"broker exited (code {proc.returncode}) during start:\n{_tail(self.broker_log)}")
 
     def _start_worker_process(self) -> None:
         t0 = time.monotonic()
@@ -671,12 +667,8 @@ class KafkaStack:
             self.workdir / "connect.properties",
             self.worker_log,
         )
-        self._wait_process(
-            self._worker, "Connect worker", self.worker_log, self.worker_timeout, self._worker_ready
-        )
-        self.timings["worker_ready" if self._worker_starts == 1 else "worker_restart_ready"] = (
-            time.monotonic() - t0
-        )
+        self._wait_process(self._worker, "Connect worker", self.worker_log, self.worker_timeout, self._worker_ready)
+        self.timings["worker_ready" if self._worker_starts == 1 else "worker_restart_ready"] = time.monotonic() - t0
 
     def _worker_ready(self) -> bool:
         if self.has_health_endpoint:
@@ -684,8 +676,7 @@ class KafkaStack:
             self.health_while_starting.setdefault(resp.status, resp)
             return resp.status == 200
         return (
-            self.raw("GET", "/", timeout=5).status == 200
-            and self.raw("GET", "/connectors", timeout=10).status == 200
+            self.raw("GET", "/", timeout=5).status == 200 and self.raw("GET", "/connectors", timeout=10).status == 200
         )
 
     def _wait_process(
@@ -710,8 +701,7 @@ class KafkaStack:
                 pass  # not listening yet, or Jetty dropped the connection while starting
             if time.monotonic() >= deadline:
                 raise StackError(
-                    f"Kafka {self.version} {what} not ready after {timeout:.0f}s; "
-                    f"last lines of {log}:\n{_tail(log)}"
+                    f"Kafka {self.version} {what} not ready after {timeout:.0f}s; last lines of {log}:\n{_tail(log)}"
                 )
             time.sleep(0.2)
 
@@ -768,12 +758,7 @@ class KafkaStack:
             resp = self.raw(method, path, body, timeout=timeout)
             if resp.status in okset:
                 return resp.body
-            if (
-                resp.status == 409
-                and 409 not in okset
-                and time.monotonic() < deadline
-                and _is_rebalance(resp.body)
-            ):
+            if resp.status == 409 and 409 not in okset and time.monotonic() < deadline and _is_rebalance(resp.body):
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
@@ -806,9 +791,7 @@ class KafkaStack:
         return result
 
     def put_config(self, name: str, config: Mapping[str, str]) -> dict[str, Any]:
-        result: dict[str, Any] = self.request(
-            "PUT", f"/connectors/{_q(name)}/config", dict(config), ok=(200, 201)
-        )
+        result: dict[str, Any] = self.request("PUT", f"/connectors/{_q(name)}/config", dict(config), ok=(200, 201))
         return result
 
     def delete_connector(self, name: str) -> None:
@@ -822,9 +805,7 @@ class KafkaStack:
 
     def stop_connector(self, name: str) -> None:
         if not self.has_stopped_state:
-            raise UnsupportedFeatureError(
-                f"PUT /connectors/<name>/stop does not exist in Kafka {self.version}"
-            )
+            raise UnsupportedFeatureError(f"PUT /connectors/<name>/stop does not exist in Kafka {self.version}")
         self.request("PUT", f"/connectors/{_q(name)}/stop", ok=(204,))
 
     def restart(self, name: str, include_tasks: bool = False, only_failed: bool = False) -> Any:
@@ -934,9 +915,7 @@ def _save(out_dir: Path, name: str, resp: RestResponse) -> Path:
     return path
 
 
-def record_fixtures(
-    out_dir: Path, stack: KafkaStack | None = None, version: str = DEFAULT_VERSION
-) -> list[Path]:
+def record_fixtures(out_dir: Path, stack: KafkaStack | None = None, version: str = DEFAULT_VERSION) -> list[Path]:
     """Record a real worker's raw REST responses as ``{"status": code, "body": json}`` files.
 
     Connectors: ok-sink, ok-source (RUNNING), failed-task-sink (task FAILED), failed-connector
@@ -988,9 +967,7 @@ def record_fixtures(
         _save(out, "connectors", stack.raw("GET", "/connectors")),
         _save(out, "connectors_expand_status", stack.raw("GET", "/connectors?expand=status")),
         _save(out, "connectors_expand_info", stack.raw("GET", "/connectors?expand=info")),
-        _save(
-            out, "connectors_expand_status_info", stack.raw("GET", "/connectors?expand=status&expand=info")
-        ),
+        _save(out, "connectors_expand_status_info", stack.raw("GET", "/connectors?expand=status&expand=info")),
     ]
     for name in targets:
         written.append(_save(out, f"status_{name}", stack.raw("GET", f"/connectors/{_q(name)}/status")))
@@ -998,9 +975,7 @@ def record_fixtures(
     for code, resp in sorted(stack.health_while_starting.items()):
         if code != 200:
             written.append(_save(out, f"health_while_starting_{code}", resp))
-    written.append(
-        _save(out, "error_404_status_unknown_connector", stack.raw("GET", "/connectors/no-such/status"))
-    )
+    written.append(_save(out, "error_404_status_unknown_connector", stack.raw("GET", "/connectors/no-such/status")))
     written.append(_save(out, "error_404_unknown_connector", stack.raw("GET", "/connectors/no-such")))
     dup = {"name": "ok-sink", "config": recipes.running_sink(stack.workdir)}
     written.append(_save(out, "error_409_create_existing", stack.raw("POST", "/connectors", dup)))
@@ -1023,19 +998,13 @@ def record_fixtures(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--version", default=DEFAULT_VERSION, help=f"Kafka version (default {DEFAULT_VERSION})"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", default=DEFAULT_VERSION, help=f"Kafka version (default {DEFAULT_VERSION})")
     parser.add_argument("--demo", action="store_true", help="create demo-ok-sink and demo-failing-sink")
     parser.add_argument("--record", metavar="DIR", type=Path, help="record REST fixtures into DIR, then stop")
     parser.add_argument("--fetch-only", action="store_true", help="only fetch the jars, print the lib folder")
     parser.add_argument("--java", help="java executable (default $KC_HC_JAVA, $JAVA_HOME/bin/java, java)")
-    parser.add_argument(
-        "--cache-dir", type=Path, help="jar cache for this version (default: see default_cache_dir)"
-    )
+    parser.add_argument("--cache-dir", type=Path, help="jar cache for this version (default: see default_cache_dir)")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temp dir")
     args = parser.parse_args(argv)
 
