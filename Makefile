@@ -14,6 +14,7 @@ help:
 	@echo "make test-fast    the tests that need no Java"
 	@echo "make test-matrix  the real-Connect tests against every Kafka version we cover"
 	@echo "make bench        the benchmark (bench/README.md)"
+	@echo "make soak         10 minutes of steady probe load: flat memory, zero errors (SOAK_SECONDS to change)"
 	@echo "make image        build the container image with podman (docs/container.md)"
 	@echo "make test-image   lint the Dockerfile, build the image, run its tests in podman"
 
@@ -77,6 +78,13 @@ bench: venv
 	@command -v wrk >/dev/null || { echo "installing wrk from Debian packages"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The soak (bench/soak.py): SOAK_SECONDS (default 600) of GET / at SOAK_RATE/s (default 500) with wrk; fails
+# unless memory stays flat, no request errs, and Connect is asked once per poll.
+soak: venv
+	@command -v wrk >/dev/null || { echo "installing wrk from Debian packages"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

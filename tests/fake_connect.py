@@ -52,12 +52,15 @@ class FakeConnect:
         auth: tuple[str, str] | None = None,
         legacy: bool = False,
         version: str = "4.4.0",
+        status_version: bool = True,
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.auth = auth
         self.legacy = legacy  # answer like Connect < 2.3: no ?expand, a list of names
         self.version = version
+        # Kafka 4.x puts the plugin's "version" in each connector and task status; 3.x leaves it out (False)
+        self.status_version = status_version
         self.fault: Fault | None = None
         self.health: tuple[int, dict[str, str]] | None = (
             200,
@@ -110,13 +113,14 @@ class FakeConnect:
         trace: str | None = None,
         type: str = "sink",
     ) -> None:
-        connector: dict[str, Any] = {"state": state, "worker_id": worker_id, "version": self.version}
+        versioned = {"version": self.version} if self.status_version else {}
+        connector: dict[str, Any] = {"state": state, "worker_id": worker_id, **versioned}
         if trace:
             connector["trace"] = trace
         doc = {
             "name": name,
             "connector": connector,
-            "tasks": [dict(t, version=self.version) for t in (tasks if tasks is not None else [task(0)])],
+            "tasks": [dict(t, **versioned) for t in (tasks if tasks is not None else [task(0)])],
             "type": type,
         }
         with self._lock:
@@ -185,18 +189,24 @@ class FakeConnect:
             if doc is None or parts[0] != "connectors" or parts[-1] != "restart":
                 return 404, {"error_code": 404, "message": f"Unknown connector {name}"}
             include_tasks = query.get("includeTasks") == ["true"] and not self.legacy  # KIP-745 is Kafka 3.0+
-            restarted = [doc["connector"]] if len(parts) == 3 else []
+            only_failed = query.get("onlyFailed") == ["true"] and not self.legacy
+            restart_connector = len(parts) == 3 and (doc["connector"]["state"] == "FAILED" or not only_failed)
+            restarted = [doc["connector"]] if restart_connector else []
             if len(parts) == 5:
                 restarted = [t for t in doc["tasks"] if str(t["id"]) == parts[3]]
             elif include_tasks:
-                only_failed = query.get("onlyFailed") == ["true"]
                 restarted += [t for t in doc["tasks"] if t["state"] == "FAILED" or not only_failed]
+            # The 202 body shows what restarts as RESTARTING, trace kept (tests/fixtures/connect/*/restart_*.json)
+            answer = json.loads(json.dumps(doc))
+            pairs = zip([doc["connector"], *doc["tasks"]], [answer["connector"], *answer["tasks"]], strict=True)
+            for part, shown in pairs:
+                if any(part is restarting for restarting in restarted):
+                    shown["state"] = "RESTARTING"
             if self.heal_on_restart:
                 for part in restarted:
                     part["state"] = "RUNNING"
                     part.pop("trace", None)
             if include_tasks:  # 202 with the status, what is restarting marked RESTARTING
-                answer = json.loads(json.dumps(doc))
                 return 202, answer
         return 204, None
 
@@ -205,6 +215,8 @@ class FakeConnect:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, a keep-alive client's delayed ACK adds 40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -215,32 +227,30 @@ class FakeConnect:
                     super().handle()
 
             def do_GET(self) -> None:
-                split = urlsplit(self.path)
-                with fake._lock:
-                    fake._requests.append(self.path)
-                if fake.auth is not None and not self._authorized():
-                    self._send(401, b"User cannot access the resource.", content_type="text/plain")
-                    return
-                fault = fake.fault
-                if fault is not None and (not fault.paths or split.path.startswith(fault.paths)):
-                    self._faulty(fault, split)
-                    return
-                status, doc = fake._answer(split.path, parse_qs(split.query))
-                self._send(status, json.dumps(doc).encode())
+                split = self._intercepted(self.path)
+                if split is not None:
+                    status, doc = fake._answer(split.path, parse_qs(split.query))
+                    self._send(status, json.dumps(doc).encode())
 
             def do_POST(self) -> None:
+                split = self._intercepted("POST " + self.path)
+                if split is not None:
+                    status, doc = fake._restart(split.path, parse_qs(split.query))
+                    self._send(status, b"" if doc is None else json.dumps(doc).encode())
+
+            def _intercepted(self, logged_as: str) -> Any:
+                """Record the request and answer it if auth or a fault says so; else the split URL."""
                 split = urlsplit(self.path)
                 with fake._lock:
-                    fake._requests.append("POST " + self.path)
+                    fake._requests.append(logged_as)
                 if fake.auth is not None and not self._authorized():
                     self._send(401, b"User cannot access the resource.", content_type="text/plain")
-                    return
+                    return None
                 fault = fake.fault
                 if fault is not None and (not fault.paths or split.path.startswith(fault.paths)):
                     self._faulty(fault, split)
-                    return
-                status, doc = fake._restart(split.path, parse_qs(split.query))
-                self._send(status, b"" if doc is None else json.dumps(doc).encode())
+                    return None
+                return split
 
             def _authorized(self) -> bool:
                 user, password = fake.auth  # type: ignore[misc]
