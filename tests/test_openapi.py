@@ -50,20 +50,31 @@ def test_openapi_json_is_served_with_our_version(client: FlaskClient) -> None:
     assert client.head("/openapi.json").headers["Content-Length"] == answer.headers["Content-Length"]
 
 
+JSON_VIEWS = ("/", "/ready", "/connectors", "/connectors/orders-sink")
+
+
 def answers_in_every_state(service: Service, client: FlaskClient, connect: FakeConnect, clock: FakeClock) -> Iterator:
-    yield "no poll yet", client.get("/")
+    for path in JSON_VIEWS:
+        yield f"no poll yet {path}", client.get(path)
     connect.set_connector("orders-sink")
     service.poller.poll_once()
-    yield "healthy", client.get("/")
+    for path in JSON_VIEWS:
+        yield f"healthy {path}", client.get(path)
     connect.set_connector("orders-sink", "FAILED", tasks=[task(0, "FAILED", trace="boom"), task(1, "FAILED")])
     connect.set_connector("audit-source", "FAILED", trace="bad config", type="source")
+    connect.health = (503, {"status": "starting", "message": "Worker is starting"})
     service.poller.poll_once()
-    yield "failing connectors and tasks", client.get("/")
+    for path in JSON_VIEWS:
+        yield f"failing connectors, tasks and worker {path}", client.get(path)
+    yield "unknown connector", client.get("/connectors/nope")
+    yield "metrics", client.get("/metrics")
     with connect.faulty(Fault(status=500)):
         service.poller.poll_once()
-    yield "poll error", client.get("/")
+    for path in JSON_VIEWS:
+        yield f"poll error {path}", client.get(path)
     clock.advance(service.settings.max_staleness + 1)
-    yield "stale", client.get("/")
+    for path in JSON_VIEWS:
+        yield f"stale {path}", client.get(path)
     yield "ping", client.get("/ping")
     yield "404", client.get("/nope")
     yield "405 on a probe", client.post("/")
@@ -78,6 +89,8 @@ def test_every_answer_conforms_to_the_description(
     for state, answer in answers_in_every_state(service, client, connect, clock):
         seen.add(answer.status_code)
         path = answer.request.path
+        if path.startswith("/connectors/"):
+            path = "/connectors/{name}"
         if answer.status_code in (404, 405):
             error = schema.raw_schema["components"]["schemas"]["Error"]
             assert set(answer.get_json()) == set(error["required"]), state
