@@ -52,7 +52,7 @@ test-integration: venv system-deps
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test-matrix: venv system-deps
-	KC_HC_KAFKA_VERSIONS=all $(BIN)/pytest -m integration $(PYTEST_ARGS)
+	KC_HC_KAFKA_VERSIONS=$${KC_HC_KAFKA_VERSIONS:-all} $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 demo: venv system-deps
 	$(BIN)/python tests/integration/demo.py
