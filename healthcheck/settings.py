@@ -99,24 +99,22 @@ def _positive_int(raw: str) -> int:
     return value
 
 
-def _seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("must be a number of seconds greater than 0 (fractions allowed)") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("must be a number of seconds greater than 0 (fractions allowed)")
-    return value
+def _number_within(ok: Callable[[float], bool], allowed: str) -> Callable[[str], float]:
+    def convert(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and ok(value)):
+            raise ValueError(allowed)
+        return value
+
+    return convert
 
 
-def _percentage(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("must be a number from 0 to 100") from None
-    if not 0 <= value <= 100:
-        raise ValueError("must be a number from 0 to 100")
-    return value
+_seconds = _number_within(lambda v: v > 0, "must be a number of seconds greater than 0 (fractions allowed)")
+_non_negative_seconds = _number_within(lambda v: v >= 0, "must be a number of seconds, 0 or more")
+_percentage = _number_within(lambda v: 0 <= v <= 100, "must be a number from 0 to 100")
 
 
 def _url(raw: str) -> str:
@@ -182,16 +180,6 @@ def _regex(raw: str) -> re.Pattern[str] | None:
         return re.compile(raw)
     except re.error as error:
         raise ValueError(f"must be a valid regular expression ({error})") from None
-
-
-def _non_negative_seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("must be a number of seconds, 0 or more") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError("must be a number of seconds, 0 or more")
-    return value
 
 
 def _boolean(raw: str) -> bool:
