@@ -11,7 +11,7 @@ from typing import Protocol
 from healthcheck.connect_client import ConnectError
 from healthcheck.history import FailureHistory
 from healthcheck.metrics import PollMetrics
-from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
+from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth, without_traces
 from healthcheck.render import View
 from healthcheck.restarter import Restarter
 from healthcheck.snapshot import PollError, Snapshot, SnapshotStore, failed_poll, healthy_or_not
@@ -87,6 +87,8 @@ class Poller:
 
     def _poll(self, started: float, checked_at: str) -> Snapshot:
         connectors = self._rules.select(self._client.fetch_statuses())
+        if self._view.hide_traces:
+            connectors = without_traces(connectors)
         worker = self._client.fetch_worker_health()
         failures, considered = find_failures(connectors, self._rules)
         seen = self._history.observe((f.key for f in failures), started, checked_at)
