@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from healthcheck.settings import Settings
-from tests.fake_connect import FakeConnect, Fault, task
+from tests.fake_connect import FakeConnect, Fault, task, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"
@@ -104,14 +104,10 @@ def command_line(argv: list[str], env: dict[str, str] | None = None) -> str:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
+    try:
+        return wait_until(predicate, timeout=timeout, interval=0.05, what=what)
+    except AssertionError as error:
+        raise BenchError(str(error)) from None
 
 
 def proc_status_kb(pid: int, key: str) -> int:
