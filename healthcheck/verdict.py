@@ -71,6 +71,7 @@ class Verdict:
 
 def find_failures(connectors: Iterable[ConnectorStatus], rules: Rules) -> tuple[tuple[Failure, ...], int]:
     """The failing connectors and tasks on the monitored worker(s), and how many were considered.
+    `connectors` are those the filters kept (Rules.select), as the poller passes them.
 
     Failures come sorted by connector name, the connector before its tasks, so the answer does not depend
     on the order Connect listed them in.
@@ -80,8 +81,6 @@ def find_failures(connectors: Iterable[ConnectorStatus], rules: Rules) -> tuple[
     considered = 0
     failures: list[Failure] = []
     for connector in sorted(connectors, key=lambda c: c.name):
-        if not rules.selects(connector.name):
-            continue
         if judge_connectors and rules.on_monitored_worker(connector.worker_id):
             considered += 1
             if connector.state in rules.unhealthy_states:
@@ -133,4 +132,4 @@ def evaluate(
     worker: WorkerHealth | None = None,
 ) -> Verdict:
     """Judge the considered connectors and tasks on the monitored worker(s)."""
-    return judge(*find_failures(connectors, rules), rules, seen, worker)
+    return judge(*find_failures(rules.select(connectors), rules), rules, seen, worker)
