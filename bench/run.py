@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from healthcheck.settings import Settings
-from tests.fake_connect import FakeConnect, Fault, task, wait_until
+from tests.fake_connect import FakeConnect, Fault, task
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"

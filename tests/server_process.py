@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.fake_connect import wait_until
+from tests.waiting import wait_until
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent

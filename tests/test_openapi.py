@@ -18,8 +18,9 @@ from flask.testing import FlaskClient
 from healthcheck import __version__
 from healthcheck.service import Service
 from tests.conftest import FakeClock
-from tests.fake_connect import FakeConnect, Fault, task, wait_until
+from tests.fake_connect import FakeConnect, Fault, task
 from tests.server_process import BIN, CONSOLE_SCRIPT, ServerProcess
+from tests.waiting import wait_until
 
 
 def shipped() -> Any:

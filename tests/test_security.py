@@ -18,9 +18,10 @@ from urllib3.exceptions import InsecureRequestWarning
 from healthcheck.app import create_app
 from healthcheck.service import Service
 from healthcheck.settings import SettingsError, load
-from tests.fake_connect import FakeConnect, Fault, wait_until
+from tests.fake_connect import FakeConnect, Fault
 from tests.faults.pki import Pki, make_pki
 from tests.server_process import CONSOLE_SCRIPT, ServerProcess
+from tests.waiting import wait_until
 
 USER = "healthcheck"
 PASSWORD = "n0t-in-any-Log:or:answer"  # colons: the password itself may hold them
@@ -234,7 +235,7 @@ def test_basic_auth_file_from_the_environment_only_reads_the_first_line(
     settings = load(
         [], {"HEALTHCHECK_CONNECT_URL": secured_connect.url, "HEALTHCHECK_BASIC_AUTH_FILE": str(credentials_file)}
     )
-    assert settings.basic_auth is not None and settings.basic_auth.password == PASSWORD
+    assert settings.credentials is not None and settings.credentials.password == PASSWORD
     assert poll_status(make_service(settings))[0] == 200
 
 

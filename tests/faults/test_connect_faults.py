@@ -17,8 +17,9 @@ from healthcheck.service import Service
 from healthcheck.settings import BasicAuth, Settings
 from healthcheck.snapshot import Snapshot
 from tests.conftest import FakeClock
-from tests.fake_connect import WORKER, FakeConnect, Fault, task, wait_until
+from tests.fake_connect import WORKER, FakeConnect, Fault, task
 from tests.faults.conftest import MIB, error_lines, healthy_fake
+from tests.waiting import wait_until
 
 
 def expanded(status: Any) -> bytes:

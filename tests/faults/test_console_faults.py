@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.fake_connect import FakeConnect, Fault, task, wait_until
+from tests.fake_connect import FakeConnect, Fault, task
 from tests.faults.conftest import MIB, healthy_fake, polls
 from tests.server_process import CONSOLE_SCRIPT, ServerProcess
+from tests.waiting import wait_until
 
 Console = Callable[..., ServerProcess]
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fake_connect import FakeConnect, wait_until
+from tests.fake_connect import FakeConnect
 from tests.faults.conftest import healthy_fake
 from tests.server_process import CONSOLE_SCRIPT, ServerProcess
+from tests.waiting import wait_until
 
 LOAD_THREADS = 4
 MAX_REQUESTS = 50_000  # per thread: the load stops by itself even if a test forgets to stop it

@@ -11,8 +11,9 @@ import pytest
 
 from healthcheck.service import Service
 from healthcheck.settings import Settings
-from tests.fake_connect import FakeConnect, Fault, wait_until
+from tests.fake_connect import FakeConnect, Fault
 from tests.faults.conftest import open_fds, threads
+from tests.waiting import wait_until
 
 POLLS = 1000
 

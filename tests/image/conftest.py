@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fake_connect import wait_until
 from tests.server_process import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 IMAGE = os.environ.get("KCH_IMAGE", "localhost/kafka-connect-healthcheck:dev")

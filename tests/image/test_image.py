@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.fake_connect import WORKER, FakeConnect, task, wait_until
+from tests.fake_connect import WORKER, FakeConnect, task
 from tests.image.conftest import Container, Podman
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.image
 
