@@ -23,8 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ",".join(settings.unhealthy_states),
         f" on worker {settings.connect_worker_id}" if settings.connect_worker_id else " on all workers",
     )
-    if settings.basic_auth is not None:
-        log.info("using basic auth as user '%s'", settings.basic_auth.username)
+    if settings.credentials is not None:
+        log.info("using basic auth as user '%s'", settings.credentials.username)
     EmbeddedGunicorn(settings).run()
     return 0
 

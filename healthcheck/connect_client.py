@@ -16,7 +16,7 @@ from urllib3.exceptions import InsecureRequestWarning, ReadTimeoutError
 
 from healthcheck.model import ConnectorStatus, WorkerHealth
 from healthcheck.parse import BadResponse, parse_connector_status, parse_expanded, parse_names
-from healthcheck.settings import BasicAuth
+from healthcheck.setting_types import BasicAuth
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _CHUNK = 64 * 1024

@@ -85,7 +85,7 @@ class Service:
             )
         self.client = ConnectClient(
             settings.connect_url,
-            auth=settings.basic_auth,
+            auth=settings.credentials,
             timeout=settings.request_timeout,
             max_response_bytes=settings.max_response_bytes,
             verify=tls_verify(settings),

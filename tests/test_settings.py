@@ -136,10 +136,10 @@ def test_flag_beats_env_beats_default(option: Any, files: dict[str, str]) -> Non
     # and with neither, the default: test_defaults_when_nothing_is_set
 
 
-def test_basic_auth_file_is_read_into_basic_auth(files: dict[str, str]) -> None:
+def test_basic_auth_file_is_read_into_the_credentials(files: dict[str, str]) -> None:
     settings = load(["--basic-auth-file", files["auth_a"]], {"HEALTHCHECK_BASIC_AUTH_FILE": files["auth_b"]})
 
-    assert settings.basic_auth == BasicAuth("alice", "pw-from-a")
+    assert settings.credentials == BasicAuth("alice", "pw-from-a")
     assert "pw-from-a" not in repr(settings)
 
 
@@ -366,3 +366,20 @@ def test_bad_setting_exits_2_with_one_line(argv: list[str], env: dict[str, str],
     assert "Traceback" not in result.stderr
     assert named in result.stderr
     assert "s3cret-pw" not in result.stderr
+
+
+# --- one declaration: every construction is checked, and the README lists what is declared
+
+
+def test_settings_built_directly_are_checked_like_loaded_ones() -> None:
+    with pytest.raises(SettingsError, match="--max-staleness") as raised:
+        Settings(poll_interval=10.0, max_staleness=5.0)
+    assert "HEALTHCHECK_MAX_STALENESS" in str(raised.value)
+    assert Settings(poll_interval=10.0).max_staleness == 30.0
+
+
+def test_readme_settings_tables_match_the_declarations() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(--[a-z0-9-]+)` \| `(HEALTHCHECK_[A-Z0-9_]+)` \|", readme, re.MULTILINE))
+
+    assert rows == {option.flag: option.env for option in OPTIONS}
