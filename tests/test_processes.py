@@ -17,7 +17,10 @@ TRACE = "org.apache.kafka.connect.errors.ConnectException: Couldn't find or crea
 
 @pytest.fixture
 def console(connect: FakeConnect) -> Iterator[ServerProcess]:
-    """The console script polling the fake every 0.2 s, configured by flags and env together."""
+    """The console script polling the fake every 0.2 s, configured by flags and env together.
+
+    Starting it proves flag > env as a process: HEALTHCHECK_PORT=1 is in its environment, and ServerProcess
+    waits for /ping on the port that --port chose."""
     server = ServerProcess(
         [CONSOLE_SCRIPT, "--port", "{port}", "--host", "127.0.0.1", "--poll-interval", "0.2", "--max-staleness", "10"],
         env={"HEALTHCHECK_CONNECT_URL": connect.url, "HEALTHCHECK_PORT": "1", "HEALTHCHECK_REQUEST_TIMEOUT": "1"},
@@ -41,11 +44,6 @@ def test_console_script_serves_the_verdict_and_follows_connect(connect: FakeConn
     connect.set_connector("bad")
     wait_until(lambda: status_of(console) == 200, what="recovery")
     assert console.get("/ping").json() == {"status": "UP"}
-
-
-def test_flag_wins_over_env(console: ServerProcess) -> None:
-    # HEALTHCHECK_PORT=1 is in the environment; --port chose the port we reach it on.
-    assert console.get("/ping").status_code == 200
 
 
 def test_log_says_what_changed_once_and_nothing_per_probe(connect: FakeConnect, console: ServerProcess) -> None:
