@@ -55,7 +55,7 @@ test-matrix: venv system-deps
 	KC_HC_KAFKA_VERSIONS=$${KC_HC_KAFKA_VERSIONS:-all} $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 demo: venv system-deps
-	$(BIN)/python tests/integration/demo.py
+	$(BIN)/python deploy/demo/demo.py
 
 # The container image, built with podman (installed from Debian packages when missing) on a local Debian
 # base made once with debootstrap and cached; BASE_IMAGE=python:3.11-slim where a registry is reachable.

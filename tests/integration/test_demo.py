@@ -18,7 +18,7 @@ import requests
 
 from tests.server_process import free_port
 
-DEMO = Path(__file__).resolve().parent / "demo.py"
+DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "demo.py"
 
 
 class Demo:

@@ -1,6 +1,6 @@
 """`make demo`: a real Kafka broker and Connect worker, one healthy and one failing connector, and the healthcheck.
 
-    .venv/bin/python tests/integration/demo.py
+    .venv/bin/python deploy/demo/demo.py
 
 starts Kafka 4.4.0 (KRaft) and a Kafka Connect worker from Maven Central jars (cached after the first run),
 creates demo-ok-sink (RUNNING) and demo-failing-sink (its task FAILED), starts `kafka-connect-healthcheck` on
