@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fake_connect import FakeConnect, task
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 CONSOLE_SCRIPT = REPO / ".venv" / "bin" / "kafka-connect-healthcheck"
@@ -106,19 +107,6 @@ def polls_counted(base_url: str) -> int | None:
     return int(total)
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except OSError:  # not listening yet
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
 def soak(seconds: float, rate: float, slack_mib: float) -> tuple[dict[str, Any], list[str]]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (make soak installs it from Debian packages)")
@@ -140,7 +128,7 @@ def soak(seconds: float, rate: float, slack_mib: float) -> tuple[dict[str, Any],
         )
     wrk: subprocess.Popen[str] | None = None
     try:
-        wait_for(lambda: get(base_url + "/")[0] == 200, 30, "the server to answer 200")
+        wait_until(lambda: get(base_url + "/")[0] == 200, 30, 0.1, "the server to answer 200", ignore=(OSError,))
         worker = children(server.pid)[0]
         delay_ms = max(1, round(CONNECTIONS * 1000 / rate))
         wrk = subprocess.Popen(

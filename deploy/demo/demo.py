@@ -13,7 +13,6 @@ HEALTHCHECK_HOST choose where it listens; every other HEALTHCHECK_* variable rea
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -40,6 +39,7 @@ from tests.integration.kafka_stack import (  # noqa: E402 (after the path set-up
     create_demo_connectors,
     ensure_jars,
 )
+from tests.waiting import WaitTimeout, wait_until  # noqa: E402
 
 DEFAULT_PORT = 18083
 OK_CONNECTOR = "demo-ok-sink"
@@ -148,17 +148,17 @@ class Healthcheck:
 
     def wait_for(self, ready: Any, what: str) -> None:
         """Poll GET / until `ready(status, body)`; fail if the process exits or START_TIMEOUT passes."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
+
+        def shown() -> bool:
             if self.process.poll() is not None:
                 raise DemoError(f"the healthcheck exited with status {self.process.returncode} (its log is above)")
-            with contextlib.suppress(OSError):
-                status, body = get(self.url + "/")
-                if ready(status, json.loads(body)):
-                    return
-            if time.monotonic() > deadline:
-                raise DemoError(f"the healthcheck did not show {what} within {START_TIMEOUT:g} s")
-            time.sleep(0.2)
+            status, body = get(self.url + "/")
+            return bool(ready(status, json.loads(body)))
+
+        try:
+            wait_until(shown, START_TIMEOUT, interval=0.2, what=what, ignore=(OSError,))
+        except WaitTimeout:
+            raise DemoError(f"the healthcheck did not show {what} within {START_TIMEOUT:g} s") from None
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -26,6 +26,7 @@ from tests.integration.kafka_stack import (
     KafkaStack,
 )
 from tests.server_process import CONSOLE_SCRIPT, ServerProcess
+from tests.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 HEALTHCHECK_FLAGS = ("--poll-interval", "0.5", "--request-timeout", "3", "--max-staleness", "30")
@@ -168,17 +169,21 @@ def answer_when(
 ) -> requests.Response:
     """GET `path` until `condition(response)` holds, and return that response; fail after `timeout` seconds
     with the last answer and the healthcheck's log."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = server.get(path, timeout=5)
-        if condition(response):
-            return response
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"timed out after {timeout:g} s waiting for {what}; last answer to GET {path}: "
-                f"{response.status_code} {response.text[:2000]}\nhealthcheck log:\n{server.log()[-4000:]}"
-            )
-        time.sleep(0.1)
+    last: list[requests.Response] = []
+
+    def holds() -> bool:
+        last[:] = [server.get(path, timeout=5)]
+        return bool(condition(last[0]))  # not the response itself: a 503 response is falsy
+
+    def seen() -> str:
+        response = last[0]
+        return (
+            f"last answer to GET {path}: {response.status_code} {response.text[:2000]}\n"
+            f"healthcheck log:\n{server.log()[-4000:]}"
+        )
+
+    wait_until(holds, timeout, interval=0.1, what=what, describe=seen)
+    return last[0]
 
 
 class AccessLog:

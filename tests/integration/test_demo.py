@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 import requests
 
 from tests.server_process import free_port
+from tests.waiting import wait_until
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "demo.py"
 
@@ -36,29 +35,29 @@ class Demo:
             text=True,
         )
         self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.ended = False  # set after the last line is in `lines`
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         with self.process.stdout:
             for line in self.process.stdout:
-                self._queue.put(line)
-        self._queue.put(None)
+                self.lines.append(line)
+        self.ended = True
 
     def read_until(self, marker: str, timeout: float) -> str:
-        """Everything printed until a line containing `marker`; fail after `timeout` seconds or at EOF."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                pytest.fail(f"demo.py printed no {marker!r} within {timeout:g} s:\n{self.output}")
-            if line is None:
+        """Everything printed so far, once a line contains `marker`; fail after `timeout` seconds or at EOF."""
+
+        def printed() -> bool:
+            ended = self.ended  # read first: when it is set, every line is already in
+            if marker in self.output:
+                return True
+            if ended:
                 pytest.fail(f"demo.py ended before printing {marker!r}:\n{self.output}")
-            self.lines.append(line)
-            if marker in line:
-                return self.output
+            return False
+
+        wait_until(printed, timeout, interval=0.1, what=f"demo.py to print {marker!r}", describe=lambda: self.output)
+        return self.output
 
     @property
     def output(self) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from tests.integration.kafka_stack.errors import ConnectRestError, UnsupportedFeatureError
 from tests.integration.kafka_stack.jars import version_tuple
+from tests.waiting import WaitTimeout, wait_until
 
 T = TypeVar("T")
 
@@ -86,17 +87,18 @@ class ConnectRest:
     ) -> Any:
         """Request and return the parsed body; retries 409 (rebalance) until ``conflict_timeout``."""
         okset = set(ok)
-        deadline = time.monotonic() + conflict_timeout
-        delay = 0.25
-        while True:
-            resp = self.raw(method, path, body, timeout=timeout)
-            if resp.status in okset:
-                return resp.body
-            if resp.status == 409 and 409 not in okset and time.monotonic() < deadline and _is_rebalance(resp.body):
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            raise ConnectRestError(method, path, resp.status, resp.body)
+        last: list[RestResponse] = []
+
+        def settled() -> bool:
+            last[:] = [self.raw(method, path, body, timeout=timeout)]
+            return not (last[0].status == 409 and 409 not in okset and _is_rebalance(last[0].body))
+
+        with contextlib.suppress(WaitTimeout):  # still rebalancing at the deadline: the 409 is the error
+            wait_until(settled, conflict_timeout, interval=0.25, what=f"{method} {path} to pass a rebalance")
+        resp = last[0]
+        if resp.status in okset:
+            return resp.body
+        raise ConnectRestError(method, path, resp.status, resp.body)
 
     def get(self, path: str) -> Any:
         return self.request("GET", path, ok=(200,))
@@ -170,23 +172,26 @@ class ConnectRest:
         A 404/409 :class:`ConnectRestError` or a connection error inside the predicate counts as
         "not yet". Raises :class:`TimeoutError` naming ``what`` and the last value or error.
         """
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while True:
+        last: list[object] = [None]
+
+        def attempt() -> T | None:
             try:
                 value = predicate()
-                if value:
-                    return value
-                last = value
             except ConnectRestError as exc:
                 if exc.status not in (404, 409):
                     raise
-                last = exc
+                last[0] = exc
+                return None
             except (OSError, http.client.HTTPException) as exc:
-                last = exc
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
-            time.sleep(interval)
+                last[0] = exc
+                return None
+            last[0] = value
+            return value
+
+        try:
+            return wait_until(attempt, timeout, interval, what, describe=lambda: f"last: {last[0]!r}")
+        except WaitTimeout as exc:
+            raise TimeoutError(str(exc)) from None
 
     def wait_for_state(
         self,

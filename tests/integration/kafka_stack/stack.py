@@ -23,6 +23,7 @@ from types import TracebackType
 from tests.integration.kafka_stack.errors import StackError
 from tests.integration.kafka_stack.jars import DEFAULT_VERSION, LOG_TAIL_LINES, ensure_jars
 from tests.integration.kafka_stack.rest import ConnectRest, RestResponse
+from tests.waiting import WaitTimeout, wait_until
 
 DEFAULT_JVM_OPTS: tuple[str, ...] = (
     "-Xms128m",
@@ -397,14 +398,16 @@ class KafkaStack(ConnectRest):
             lambda: _tcp_open("127.0.0.1", self.broker_port),
         )
         self.timings["broker_tcp"] = time.monotonic() - t0
+
         # Informational: on 3.9/4.4 the PLAINTEXT listener accepts only once "Kafka Server started" is logged;
         # on 3.4 it accepts ~1 s earlier. Connect's admin client retries, so TCP is enough to go on.
-        deadline = time.monotonic() + self.broker_timeout
-        while time.monotonic() < deadline and proc.poll() is None:
-            if "Kafka Server started" in self.broker_log.read_text(errors="replace"):
+        def started_or_exited() -> bool:
+            return proc.poll() is not None or "Kafka Server started" in self.broker_log.read_text(errors="replace")
+
+        with contextlib.suppress(WaitTimeout):  # only a timing: no line in time is no error
+            wait_until(started_or_exited, self.broker_timeout, interval=0.1, what="'Kafka Server started'")
+            if proc.poll() is None:
                 self.timings["broker_started_log"] = time.monotonic() - t0
-                break
-            time.sleep(0.1)
         if proc.poll() is not None:
             raise StackError(f"broker exited (code {proc.returncode}) during start:\n{tail(self.broker_log)}")
 
@@ -439,23 +442,22 @@ class KafkaStack(ConnectRest):
         timeout: float,
         ready: Callable[[], bool],
     ) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def ready_while_running() -> bool:
             if proc.poll() is not None:
                 raise StackError(
                     f"Kafka {self.version} {what} exited with code {proc.returncode} during start; "
                     f"last lines of {log}:\n{tail(log)}"
                 )
-            try:
-                if ready():
-                    return
-            except (OSError, http.client.HTTPException):
-                pass  # not listening yet, or Jetty dropped the connection while starting
-            if time.monotonic() >= deadline:
-                raise StackError(
-                    f"Kafka {self.version} {what} not ready after {timeout:.0f}s; last lines of {log}:\n{tail(log)}"
-                )
-            time.sleep(0.2)
+            return ready()
+
+        try:
+            # OSError, HTTPException: not listening yet, or Jetty dropped the connection while starting
+            wait_until(ready_while_running, timeout, 0.2, what, ignore=(OSError, http.client.HTTPException))
+        except WaitTimeout:
+            raise StackError(
+                f"Kafka {self.version} {what} not ready after {timeout:.0f}s; last lines of {log}:\n{tail(log)}"
+            ) from None
 
     @staticmethod
     def _terminate(proc: subprocess.Popen[bytes], what: str, timeout: float = STOP_TIMEOUT) -> None:
