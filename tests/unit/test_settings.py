@@ -379,7 +379,7 @@ def test_settings_built_directly_are_checked_like_loaded_ones() -> None:
 
 
 def test_readme_settings_tables_match_the_declarations() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = dict(re.findall(r"^\| `(--[a-z0-9-]+)` \| `(HEALTHCHECK_[A-Z0-9_]+)` \|", readme, re.MULTILINE))
 
     assert rows == {option.flag: option.env for option in OPTIONS}

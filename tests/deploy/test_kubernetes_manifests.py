@@ -15,7 +15,7 @@ kubernetes_validate = pytest.importorskip(
 )
 yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (it comes with kubernetes-validate)")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
 # The oldest Kubernetes still widely run, and the newest whose schemas the package ships.
 KUBERNETES_VERSIONS = ("1.27.0", kubernetes_validate.latest_version())

@@ -1,0 +1,1 @@
+"""The service as users run it: the console script and gunicorn as processes."""

@@ -1,0 +1,1 @@
+"""TLS to Connect, credentials, and secrets that never leak."""
