@@ -1,4 +1,4 @@
-"""Shared fixtures: a fake Connect on a free port, settings pointing at it, and the app around them."""
+"""Shared fixtures: a fake Connect on a free port, settings pointing at it, and the app around them; a fake clock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from healthcheck.app import create_app
 from healthcheck.service import Service
@@ -26,6 +27,17 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def client_for(service: Service) -> FlaskClient:
+    """A test client of the Flask app around `service` (for a service a test built itself)."""
+    return create_app(service.settings, service).test_client()
+
+
+def poll_and_get(service: Service, client: FlaskClient, path: str = "/") -> TestResponse:
+    """One poll, then the answer to GET `path`."""
+    service.poller.poll_once()
+    return client.get(path)
 
 
 @pytest.fixture

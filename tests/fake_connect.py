@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 WORKER = "127.0.0.1:8083"
+# A FAILED task's trace as FileStreamSinkTask reports it (first line, then the stack).
+TRACE = "org.apache.kafka.connect.errors.ConnectException: Couldn't find or create file\n\tat org.apache.Foo.bar"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The HTTP contract of `/` and `/ping`, through the Flask app, with the poller reading a fake Connect over HTTP."""
+"""GET / (and HEAD): the original tool's contract, and the verdict's settings as a probe sees them."""
 
 from __future__ import annotations
 
@@ -10,22 +10,15 @@ from flask.testing import FlaskClient
 
 from healthcheck.app import create_app
 from healthcheck.service import Service
-from healthcheck.settings import BasicAuth, Settings
-from tests.conftest import FakeClock
-from tests.fake_connect import WORKER, FakeConnect, Fault, task
-
-TRACE = "org.apache.kafka.connect.errors.ConnectException: Couldn't find or create file\n\tat org.apache.Foo.bar"
+from healthcheck.settings import Settings
+from tests.conftest import FakeClock, client_for, poll_and_get
+from tests.fake_connect import TRACE, WORKER, FakeConnect, Fault, task
 
 
 def without_since(failures: list[dict]) -> list[dict]:
-    """Failure entries minus "since", which tests/test_features.py covers."""
+    """Failure entries minus "since", which tests/unit/test_history.py covers."""
     assert all(failure["since"] for failure in failures)
     return [{k: v for k, v in failure.items() if k != "since"} for failure in failures]
-
-
-def poll_and_get(service: Service, client: FlaskClient, path: str = "/"):
-    service.poller.poll_once()
-    return client.get(path)
 
 
 def test_before_the_first_poll_it_is_503_with_no_status_yet(client: FlaskClient) -> None:
@@ -104,42 +97,6 @@ def test_head_has_the_same_status_and_length_but_no_body(
     assert head.headers["Content-Length"] == str(len(get.data))
 
 
-def test_ping_is_up_whatever_connect_says(connect: FakeConnect, service: Service, client: FlaskClient) -> None:
-    assert client.get("/ping").json == {"status": "UP"}
-    with connect.faulty(Fault(status=500)):
-        service.poller.poll_once()
-    response = client.get("/ping")
-    assert response.status_code == 200
-    assert response.json == {"status": "UP"}
-    assert client.head("/ping").status_code == 200
-
-
-@pytest.mark.parametrize("path", ["/", "/ping", "/nope", "/connectors/x/status"])
-def test_every_response_is_json_and_never_cached(client: FlaskClient, path: str) -> None:
-    response = client.get(path)
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert response.headers["Cache-Control"] == "no-store"
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert isinstance(response.json, dict)
-
-
-def test_unknown_path_is_404_json(client: FlaskClient) -> None:
-    response = client.get("/nope")
-    assert response.status_code == 404
-    assert response.json["status"] == 404
-    assert response.json["error"] == "Not Found"
-
-
-@pytest.mark.parametrize("path", ["/", "/ping"])
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
-def test_wrong_method_is_405_json_saying_what_is_allowed(client: FlaskClient, path: str, method: str) -> None:
-    response = client.open(path, method=method)
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, HEAD"
-    assert response.json["status"] == 405
-    assert response.headers["Cache-Control"] == "no-store"
-
-
 @pytest.mark.parametrize(
     ("fault", "reason", "error_text"),
     [
@@ -207,67 +164,6 @@ def test_a_stale_snapshot_is_never_healthy(
     assert client.get("/").status_code == 200
 
 
-def test_legacy_connect_without_expand_is_read_one_connector_at_a_time(
-    connect: FakeConnect, service: Service, client: FlaskClient
-) -> None:
-    connect.legacy = True
-    connect.set_connector("a b/c", tasks=[task(0, "FAILED")])  # a name that needs URL quoting
-    connect.set_connector("ok")
-    response = poll_and_get(service, client)
-    assert response.status_code == 503
-    assert response.json["failures"][0]["connector"] == "a b/c"
-    assert response.json["failure_rate"] == pytest.approx(1 / 4)
-    assert connect.requests == [
-        "/connectors?expand=status",
-        "/connectors/a%20b%2Fc/status",
-        "/connectors/ok/status",
-        "/health",  # 404 on Connect before 3.9: asked once, then never again
-    ]
-    service.poller.poll_once()
-    assert connect.requests[4:] == [
-        "/connectors?expand=status",
-        "/connectors/a%20b%2Fc/status",
-        "/connectors/ok/status",
-    ]
-
-
-def test_a_connector_deleted_mid_poll_is_skipped_not_a_failure(
-    connect: FakeConnect, service: Service, client: FlaskClient
-) -> None:
-    connect.legacy = True
-    connect.set_connector("deleted", tasks=[task(0, "FAILED")])
-    connect.set_connector("ok")
-    connect.vanish_after_listing = {"deleted"}
-    response = poll_and_get(service, client)
-    assert response.status_code == 200
-    assert response.json["failures"] == []
-
-
-def test_a_connector_deleted_between_polls_drops_out(connect: FakeConnect, service: Service, client: FlaskClient):
-    connect.set_connector("x", tasks=[task(0, "FAILED")])
-    assert poll_and_get(service, client).status_code == 503
-    connect.delete_connector("x")
-    assert poll_and_get(service, client).status_code == 200
-
-
-def test_basic_auth_is_sent_and_the_password_never_shows(make_service, clock) -> None:
-    connect = FakeConnect(auth=("admin", "s3cr3t:pw")).start()
-    try:
-        connect.set_connector("x")
-        good = make_service(Settings(connect_url=connect.url, basic_auth=BasicAuth("admin", "s3cr3t:pw")))
-        client = create_app(good.settings, good).test_client()
-        assert poll_and_get(good, client).status_code == 200
-        wrong = make_service(Settings(connect_url=connect.url, basic_auth=BasicAuth("admin", "nope-pw")))
-        client = create_app(wrong.settings, wrong).test_client()
-        response = poll_and_get(wrong, client)
-        assert response.status_code == 503
-        assert "HTTP 401" in response.json["error"]
-        assert b"nope-pw" not in response.data
-        assert "nope-pw" not in repr(wrong.settings)
-    finally:
-        connect.stop()
-
-
 def test_worker_filter_judges_only_the_monitored_worker(connect: FakeConnect, settings, make_service) -> None:
     connect.set_connector("mine", tasks=[task(0, worker_id="10.0.0.1:8083")], worker_id="10.0.0.1:8083")
     connect.set_connector("theirs", tasks=[task(0, "FAILED", worker_id="10.0.0.2:8083")], worker_id="10.0.0.1:8083")
@@ -322,9 +218,31 @@ def test_a_thousand_probes_cause_no_request_to_connect(
     assert connect.requests == ["/connectors?expand=status", "/health"]
 
 
-def test_the_body_is_built_once_per_poll_not_per_probe(connect, service: Service, client: FlaskClient) -> None:
-    connect.set_connector("x")
+def test_include_and_exclude_filters(connect: FakeConnect, settings: Settings, make_service) -> None:
+    connect.set_connector("orders-sink", tasks=[task(0, "FAILED")])
+    connect.set_connector("orders-source")
+    connect.set_connector("audit-sink", tasks=[task(0, "FAILED")])
+    only_orders = make_service(settings, include_connectors=re.compile("orders-.*"))
+    client = client_for(only_orders)
+    only_orders.poller.poll_once()
+    body = client.get("/").json
+    assert [f["connector"] for f in body["failures"]] == ["orders-sink"]
+    assert body["failure_rate"] == pytest.approx(1 / 4)  # audit-sink counts nowhere
+    assert client.get("/connectors/audit-sink").status_code == 404
+    no_sinks = make_service(
+        settings, include_connectors=re.compile("orders-.*"), exclude_connectors=re.compile(".*-sink")
+    )
+    no_sinks.poller.poll_once()
+    assert client_for(no_sinks).get("/").status_code == 200
+
+
+def test_hide_traces_leaves_traces_out(connect: FakeConnect, settings: Settings, make_service) -> None:
+    service = make_service(settings, hide_traces=True)
+    connect.set_connector("c", "FAILED", tasks=[task(0, "FAILED", trace="secret.internal.Host: boom")], trace="x")
     service.poller.poll_once()
-    snapshot = service.store.current()
-    assert service.answers.health(service.clock()) is snapshot.answer
-    assert client.get("/").data == snapshot.body
+    client = client_for(service)
+    for path in ("/", "/connectors/c", "/connectors"):
+        assert b"secret.internal" not in client.get(path).data
+    failures = client.get("/").json["failures"]
+    assert "trace" not in failures[0]  # the connector entry
+    assert failures[1]["trace"] is None  # a task entry keeps the key, as the original tool's does

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from healthcheck.render import POLL_ERROR_MESSAGE
+from tests.exposition import metric
 from tests.integration.conftest import AccessLog, Connectors, answer_when
 from tests.integration.kafka_stack import KafkaStack, recipes
 from tests.server_process import ServerProcess
@@ -52,21 +53,6 @@ def seen(server: ServerProcess, name: str, state: str, task_states: list[str]) -
         return doc.get("state") == state and [t["state"] for t in doc.get("tasks", [])] == task_states
 
     return answer_when(server, shows, f"{name} to show {state} {task_states}", path=f"/connectors/{name}")
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in a Prometheus text exposition, or fail."""
-    wanted = {f'{key}="{value}"' for key, value in labels.items()}
-    for line in text.splitlines():
-        sample, _, value = line.rpartition(" ")
-        sample_name, _, sample_labels = sample.partition("{")
-        if (
-            not line.startswith("#")
-            and sample_name == name
-            and set(filter(None, sample_labels.rstrip("}").split(","))) == wanted
-        ):
-            return float(value)
-    raise AssertionError(f"no sample {name}{labels} in:\n{text}")
 
 
 def test_running_source_and_sink_are_healthy(

@@ -8,11 +8,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.fake_connect import FakeConnect, Fault, task
+from tests.fake_connect import TRACE, FakeConnect, Fault, task
 from tests.server_process import BIN, CONSOLE_SCRIPT, ServerProcess
 from tests.waiting import wait_until
-
-TRACE = "org.apache.kafka.connect.errors.ConnectException: Couldn't find or create file\n\tat org.apache.Foo.bar"
 
 
 @pytest.fixture

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from healthcheck import __version__
 from healthcheck.settings import OPTIONS, BasicAuth, Settings, SettingsError, load
-from tests.faults.pki import make_pki
+from tests.security.pki import make_pki
 
-SCRIPT = Path(sys.executable).with_name("kafka-connect-healthcheck")
 OPTION = {option.field: option for option in OPTIONS}
 
 
@@ -90,6 +85,8 @@ SAMPLES: dict[str, tuple[str, Any, str, Any]] = {
     "restart_backoff": ("2", 2.0, "60", 60.0),
     "restart_max_attempts": ("1", 1, "10", 10),
 }
+
+
 # What an option needs beside it to be valid at all (as environment variables).
 NEEDS: dict[str, dict[str, str]] = {
     "connect_client_key": {"HEALTHCHECK_CONNECT_CLIENT_CERT": "{bundle_a}"},
@@ -133,7 +130,6 @@ def test_flag_beats_env_beats_default(option: Any, files: dict[str, str]) -> Non
 
     assert getattr(both, option.field) == flag_value
     assert getattr(env_only, option.field) == env_value
-    # and with neither, the default: test_defaults_when_nothing_is_set
 
 
 def test_basic_auth_file_is_read_into_the_credentials(files: dict[str, str]) -> None:
@@ -320,57 +316,6 @@ def test_settings_text_never_contains_the_password() -> None:
         assert "s3cret-pw" not in text
 
 
-# --- the console script, as a user runs it
-
-
-def run_script(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the console script with our HEALTHCHECK_* variables only; it must never get to serving."""
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("HEALTHCHECK_")}
-    return subprocess.run(
-        [str(SCRIPT), *argv], env={**clean, **(env or {})}, capture_output=True, text=True, timeout=30, check=False
-    )
-
-
-def test_help_lists_every_flag_and_env_var() -> None:
-    result = run_script("--help")
-
-    assert result.returncode == 0, result.stderr
-    for option in OPTIONS:
-        assert option.flag in result.stdout
-        assert option.env in result.stdout
-    assert "--version" in result.stdout
-
-
-def test_version_prints_the_version() -> None:
-    result = run_script("--version")
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"kafka-connect-healthcheck {__version__}"
-
-
-@pytest.mark.parametrize(
-    ("argv", "env", "named"),
-    [
-        pytest.param(["--port", "0"], {}, "--port", id="flag"),
-        pytest.param([], {"HEALTHCHECK_POLL_INTERVAL": "nan"}, "HEALTHCHECK_POLL_INTERVAL", id="env"),
-        pytest.param(["--basic-auth", "s3cret-pw"], {}, "--basic-auth", id="secret-flag"),
-        pytest.param([], {"HEALTHCHECK_MAX_STALENESS": "1"}, "HEALTHCHECK_MAX_STALENESS", id="cross-check"),
-    ],
-)
-def test_bad_setting_exits_2_with_one_line(argv: list[str], env: dict[str, str], named: str) -> None:
-    result = run_script(*argv, env=env)
-
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert named in result.stderr
-    assert "s3cret-pw" not in result.stderr
-
-
-# --- one declaration: every construction is checked, and the README lists what is declared
-
-
 def test_settings_built_directly_are_checked_like_loaded_ones() -> None:
     with pytest.raises(SettingsError, match="--max-staleness") as raised:
         Settings(poll_interval=10.0, max_staleness=5.0)
@@ -383,3 +328,29 @@ def test_readme_settings_tables_match_the_declarations() -> None:
     rows = dict(re.findall(r"^\| `(--[a-z0-9-]+)` \| `(HEALTHCHECK_[A-Z0-9_]+)` \|", readme, re.MULTILINE))
 
     assert rows == {option.flag: option.env for option in OPTIONS}
+
+
+def test_invalid_filter_regex_is_a_setting_error() -> None:
+    with pytest.raises(ValueError, match=r"--include-connectors.*'orders-\(': must be a valid regular expression"):
+        load(["--include-connectors", "orders-("], {})
+
+
+def test_filter_matches_the_whole_name() -> None:
+    settings = load([], {"HEALTHCHECK_EXCLUDE_CONNECTORS": "sink"})
+    assert settings.exclude_connectors is not None
+    assert settings.exclude_connectors.fullmatch("my-sink") is None
+
+
+@pytest.mark.parametrize("raw", ["true", "YES", "1", "True"])
+def test_boolean_settings_accept_the_usual_words(raw: str) -> None:
+    assert load([], {"HEALTHCHECK_AUTO_RESTART": raw}).auto_restart is True
+
+
+@pytest.mark.parametrize("raw", ["false", "No", "0"])
+def test_boolean_settings_accept_the_usual_no_words(raw: str) -> None:
+    assert load([], {"HEALTHCHECK_AUTO_RESTART": raw}).auto_restart is False
+
+
+def test_a_bad_boolean_names_the_setting() -> None:
+    with pytest.raises(ValueError, match=r"HEALTHCHECK_AUTO_RESTART.*'maybe'.*true, false"):
+        load([], {"HEALTHCHECK_AUTO_RESTART": "maybe"})
