@@ -11,7 +11,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -65,12 +64,6 @@ class Section:
 
 
 # --- small helpers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:

@@ -21,18 +21,17 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.harness import http_get
 from tests.fake_connect import FakeConnect, task
+from tests.server_process import free_port
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,8 +55,6 @@ function done(summary, latency, requests)
 end
 """
 
-_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never through a proxy
-
 
 def env_number(name: str, default: float) -> float:
     raw = os.environ.get(name, "")
@@ -65,20 +62,6 @@ def env_number(name: str, default: float) -> float:
         return float(raw) if raw else default
     except ValueError:
         raise SystemExit(f"soak: {name} must be a number, got {raw!r}") from None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    try:
-        with _http.open(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def children(pid: int) -> list[int]:
@@ -97,7 +80,7 @@ def process_figures(pid: int) -> dict[str, int]:
 
 def polls_counted(base_url: str) -> int | None:
     """The service's own count of polls, from /metrics; None where the build has no /metrics."""
-    status, body = get(base_url + "/metrics")
+    status, body = http_get(base_url + "/metrics")
     if status != 200:
         return None
     total = 0.0
@@ -128,7 +111,7 @@ def soak(seconds: float, rate: float, slack_mib: float) -> tuple[dict[str, Any],
         )
     wrk: subprocess.Popen[str] | None = None
     try:
-        wait_until(lambda: get(base_url + "/")[0] == 200, 30, 0.1, "the server to answer 200", ignore=(OSError,))
+        wait_until(lambda: http_get(base_url + "/")[0] == 200, 30, 0.1, "the server to answer 200", ignore=(OSError,))
         worker = children(server.pid)[0]
         delay_ms = max(1, round(CONNECTIONS * 1000 / rate))
         wrk = subprocess.Popen(
@@ -149,7 +132,7 @@ def soak(seconds: float, rate: float, slack_mib: float) -> tuple[dict[str, Any],
                     "t": round(time.monotonic() - started, 1),
                     "master": process_figures(server.pid),
                     "worker": process_figures(worker),
-                    "ping": get(base_url + "/ping")[0],
+                    "ping": http_get(base_url + "/ping")[0],
                 }
             )
         output = wrk.communicate(timeout=30)[0]

@@ -12,12 +12,12 @@ from bench.harness import (
     Bench,
     Section,
     Target,
-    free_port,
     healthcheck_argv,
     polls_at,
     wait_for,
     wrk,
 )
+from tests.server_process import free_port
 
 HEADING = "Load on Connect against probe rate"
 

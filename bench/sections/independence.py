@@ -13,10 +13,10 @@ from bench.harness import (
     Target,
     clean_runs,
     compared,
-    free_port,
     healthcheck_argv,
     ratio_text,
 )
+from tests.server_process import free_port
 
 HEADING = "Independence from Connect (1,000 connectors x 3 tasks)"
 

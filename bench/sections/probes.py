@@ -12,11 +12,11 @@ from bench.harness import (
     Target,
     clean_runs,
     compared,
-    free_port,
     healthcheck_argv,
     null_argv,
     ratio_text,
 )
+from tests.server_process import free_port
 
 HEADING = "Probes against the null app (same gunicorn config, same core)"
 

@@ -18,7 +18,6 @@ from bench.harness import (
     Section,
     Target,
     command_line,
-    free_port,
     healthcheck_argv,
     http_get,
     polls_at,
@@ -27,6 +26,7 @@ from bench.harness import (
 )
 from healthcheck.settings import Settings
 from tests.fake_connect import FakeConnect
+from tests.server_process import free_port
 
 HEADING = "Poll cost at scale (connectors x 3 tasks)"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench import report
-from bench.harness import Bench, Section, Server, compared, free_port, healthcheck_argv, polls_at, wait_for
+from bench.harness import Bench, Section, Server, compared, healthcheck_argv, polls_at, wait_for
+from tests.server_process import free_port
 
 HEADING = "Workers and cores (`GET /`; ratios to 1 x 4 on the same CPUs)"
 

@@ -15,41 +15,32 @@ MIRROR_HEARTBEAT = "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"
 STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
 
 
-def running_sink(workdir: Path, topic: str = "hc-in", file_name: str = "ok-sink.txt") -> dict[str, str]:
-    """FileStreamSink: connector RUNNING, task 0 RUNNING."""
+def _file_stream(connector_class: str, topic_key: str, topic: str, file: str) -> dict[str, str]:
+    """A FileStream connector with one task and plain strings for keys and values."""
     return {
-        "connector.class": FILE_SINK,
+        "connector.class": connector_class,
         "tasks.max": "1",
-        "topics": topic,
-        "file": str(Path(workdir) / file_name),
+        topic_key: topic,
+        "file": file,
         "key.converter": STRING_CONVERTER,
         "value.converter": STRING_CONVERTER,
     }
+
+
+def running_sink(workdir: Path, topic: str = "hc-in", file_name: str = "ok-sink.txt") -> dict[str, str]:
+    """FileStreamSink: connector RUNNING, task 0 RUNNING."""
+    return _file_stream(FILE_SINK, "topics", topic, str(Path(workdir) / file_name))
 
 
 def running_source(workdir: Path, topic: str = "hc-in", file_name: str = "in.txt") -> dict[str, str]:
     """FileStreamSource: connector RUNNING, task 0 RUNNING (a missing input file is only logged)."""
-    return {
-        "connector.class": FILE_SOURCE,
-        "tasks.max": "1",
-        "topic": topic,
-        "file": str(Path(workdir) / file_name),
-        "key.converter": STRING_CONVERTER,
-        "value.converter": STRING_CONVERTER,
-    }
+    return _file_stream(FILE_SOURCE, "topic", topic, str(Path(workdir) / file_name))
 
 
 def failing_task_sink(topic: str = "hc-in") -> dict[str, str]:
     """FileStreamSink into a nonexistent directory: connector RUNNING, task 0 FAILED
     (``ConnectException: Couldn't find or create file ...`` from FileStreamSinkTask.start)."""
-    return {
-        "connector.class": FILE_SINK,
-        "tasks.max": "1",
-        "topics": topic,
-        "file": "/nonexistent-kc-hc-dir/sub/out.txt",
-        "key.converter": STRING_CONVERTER,
-        "value.converter": STRING_CONVERTER,
-    }
+    return _file_stream(FILE_SINK, "topics", topic, "/nonexistent-kc-hc-dir/sub/out.txt")
 
 
 def failing_connector() -> dict[str, str]:
