@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from importlib import resources
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from healthcheck import __version__
+from healthcheck import __version__, responses
 from healthcheck.probes import ProbeRoutes
 from healthcheck.render import to_json_bytes
+from healthcheck.responses import Answer
 from healthcheck.service import Service
 from healthcheck.settings import Settings
-from healthcheck.snapshot import COMMON_HEADERS, Answer
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "healthcheck"
-
-
-def json_response(doc: object, status: int) -> Response:
-    return Response(to_json_bytes(doc), status=status, mimetype="application/json")
 
 
 def openapi_document() -> bytes:
@@ -37,54 +34,56 @@ def create_app(settings: Settings, service: Service | None = None) -> Flask:
     service = service if service is not None else Service(settings)
     app = Flask(__name__)
     app.extensions[EXTENSION] = service
-    openapi = openapi_document()
 
-    @app.get("/openapi.json", provide_automatic_options=False)
+    openapi = Answer(200, openapi_document())
+
+    # Each route answers GET, HEAD and OPTIONS itself (responses.for_method), as the probe layer does;
+    # any other method is Flask's 405, which http_error turns into the same JSON.
+    read_only = {"methods": ["GET", "OPTIONS"], "provide_automatic_options": False}
+
+    @app.route("/openapi.json", **read_only)
     def openapi_json() -> Response:
-        return Response(openapi, mimetype="application/json")
+        return send(openapi)
 
-    def send(answer: Answer) -> Response:
-        response = Response(answer.body, status=answer.status)
-        response.headers.clear()
-        response.headers.extend(answer.headers)
-        return response
-
-    @app.get("/metrics")
+    @app.route("/metrics", **read_only)
     def prometheus_metrics() -> Response:
         return send(service.answers.metrics(service.clock()))
 
-    @app.get("/connectors")
+    @app.route("/connectors", **read_only)
     def connectors() -> Response:
         return send(service.answers.connectors(service.clock()))
 
-    @app.get("/connectors/<path:name>")
+    @app.route("/connectors/<path:name>", **read_only)
     def connector(name: str) -> Response:
         return send(service.answers.connector(name, service.clock()))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        response = json_response(
-            {"error": error.name, "message": error.description, "status": error.code}, error.code or 500
-        )
-        for name, value in error.get_headers():
-            if name == "Allow":  # a 405 says what is allowed
-                response.headers[name] = value
-        return response
+        if error.code == 405:
+            return as_response(responses.METHOD_NOT_ALLOWED)
+        code = error.code or 500
+        return as_response(responses.error(code, error.description or HTTPStatus(code).phrase))
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response:
         log.exception("unexpected error while answering a request")
-        return json_response({"error": "Internal Server Error", "message": "See the server log.", "status": 500}, 500)
-
-    @app.after_request
-    def common_headers(response: Response) -> Response:
-        for name, value in COMMON_HEADERS:
-            if name != "Content-Type":
-                response.headers[name] = value
-        return response
+        return as_response(responses.INTERNAL_ERROR)
 
     app.wsgi_app = ProbeRoutes(app.wsgi_app, service.answers, service.clock)  # type: ignore[method-assign]
     return app
+
+
+def send(answer: Answer) -> Response:
+    """What a route sends for this request's method, when `answer` is its GET answer."""
+    return as_response(responses.for_method(request.method, answer))
+
+
+def as_response(answer: Answer) -> Response:
+    """A Flask response with exactly the answer's status, headers and body (werkzeug drops the body for HEAD)."""
+    response = Response(answer.body, status=answer.status)
+    response.headers.clear()
+    response.headers.extend(answer.headers)
+    return response
 
 
 def service_of(app: Flask) -> Service:

@@ -71,14 +71,12 @@ class Poller:
             else:
                 log.exception("poll failed unexpectedly")
                 poll_error = PollError("internal", f"{type(error).__name__}: {error}")
-            duration = self._clock() - started
-            self._metrics.observe_poll(duration, poll_error.reason)
+            self._metrics.observe_poll(self._clock() - started, poll_error.reason)
             snapshot = failed_poll(
                 error=poll_error,
                 view=self._view,
                 taken_at=started,
                 checked_at=checked_at,
-                duration=duration,
                 counters=self._metrics.render(),
             )
         self._store.publish(snapshot)
@@ -96,15 +94,13 @@ class Poller:
         restarts: dict[str, RestartStatus] = {}
         if self._restarter is not None:
             restarts = self._restarter.act(connectors, self._rules, self._clock())
-        duration = self._clock() - started
-        self._metrics.observe_poll(duration, None)
+        self._metrics.observe_poll(self._clock() - started, None)
         return healthy_or_not(
             connectors=connectors,
             verdict=verdict,
             view=self._view,
             taken_at=started,
             checked_at=checked_at,
-            duration=duration,
             counters=self._metrics.render(),
             worker=worker,
             restarts=restarts,

@@ -9,17 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from healthcheck import render
-from healthcheck.snapshot import Answer, Answers
+from healthcheck import responses
+from healthcheck.answers import Answers
+from healthcheck.responses import Answer
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-PING = Answer(200, render.to_json_bytes({"status": "UP"}))
-NOT_ALLOWED = Answer(
-    405,
-    render.to_json_bytes({"error": "Method Not Allowed", "message": "Use GET or HEAD.", "status": 405}),
-    extra_headers=(("Allow", "GET, HEAD"),),
-)
+PING = Answer.json(200, {"status": "UP"})
 
 
 class ProbeRoutes:
@@ -39,8 +35,7 @@ class ProbeRoutes:
         else:
             return self._app(environ, start_response)
         method = environ.get("REQUEST_METHOD")
-        if method not in ("GET", "HEAD"):
-            answer = NOT_ALLOWED
+        answer = responses.for_method(method, answer)
         start_response(answer.status_line, list(answer.headers))
         # HEAD: same status and headers (Content-Length included), no body.
         return [] if method == "HEAD" else [answer.body]

@@ -13,13 +13,14 @@ from typing import Any
 from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from healthcheck.answers import Answers
 from healthcheck.connect_client import ConnectClient
 from healthcheck.metrics import PollMetrics
 from healthcheck.poller import Poller
 from healthcheck.render import View
 from healthcheck.restarter import Restarter
 from healthcheck.settings import Settings
-from healthcheck.snapshot import Answers, SnapshotStore
+from healthcheck.snapshot import SnapshotStore
 from healthcheck.verdict import Rules
 
 log = logging.getLogger(__name__)

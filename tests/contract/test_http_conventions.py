@@ -1,4 +1,4 @@
-"""What every answer shares: JSON bodies, no caching, nosniff, no server version, 404 and 405 in JSON."""
+"""What every answer shares: JSON bodies, no caching, nosniff, no server version, 404, 405 and OPTIONS in JSON."""
 
 from __future__ import annotations
 
@@ -31,9 +31,37 @@ def test_unknown_path_is_404_json(client: FlaskClient) -> None:
 def test_wrong_method_is_405_json_saying_what_is_allowed(client: FlaskClient, path: str, method: str) -> None:
     response = client.open(path, method=method)
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert response.json["status"] == 405
     assert response.headers["Cache-Control"] == "no-store"
+
+
+SERVED_PATHS = ["/", "/ping", "/ready", "/connectors", "/connectors/x", "/metrics", "/openapi.json"]
+
+
+@pytest.mark.parametrize("path", SERVED_PATHS)
+def test_options_answers_the_same_json_with_allow_on_every_path(client: FlaskClient, path: str) -> None:
+    response = client.options(path)
+    assert response.status_code == 200
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.json == {"allow": ["GET", "HEAD", "OPTIONS"]}
+
+
+@pytest.mark.parametrize("path", SERVED_PATHS)
+def test_a_wrong_method_is_the_same_405_on_every_path(client: FlaskClient, path: str) -> None:
+    response = client.delete(path)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert response.json == {"error": "Method Not Allowed", "message": "Use GET or HEAD.", "status": 405}
+
+
+def test_options_on_an_unknown_path_is_404_json(client: FlaskClient) -> None:
+    response = client.options("/nope")
+    assert response.status_code == 404
+    assert response.json["status"] == 404
 
 
 def test_every_answer_says_nosniff_and_no_server_version(connect: FakeConnect) -> None:
