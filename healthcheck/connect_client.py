@@ -35,6 +35,12 @@ class ConnectError(Exception):
         self.message = message
 
 
+def quiet_insecure_warnings() -> None:
+    """Silence urllib3's warning on every unverified request, process-wide: for the serving process to call
+    when it starts in insecure mode (it says so once, loudly, itself). Never done by constructing a client."""
+    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+
+
 class _NotFound(Exception):
     """A 404, which only the per-connector fallback treats as "deleted since it was listed"."""
 
@@ -60,9 +66,6 @@ class ConnectClient:
         # session-level `verify`, so a configured CA (or insecure mode) would silently not apply.
         self._verify = verify
         self._cert = cert
-        if verify is False:
-            # Said once, loudly, at start (service.py); urllib3 would otherwise warn on every request.
-            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         self._clock = clock
         self._has_health_endpoint = True  # until a 404 says otherwise (Connect before 3.9)
         self._session = requests.Session()

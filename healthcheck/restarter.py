@@ -1,15 +1,17 @@
-"""Auto-restart of FAILED connectors and tasks, from the poller, with per-connector backoff and a cap."""
+"""Auto-restart of FAILED connectors and tasks: a snapshot consumer, with per-connector backoff and a cap."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from healthcheck.connect_client import ConnectError
 from healthcheck.model import ConnectorStatus, RestartStatus
+from healthcheck.snapshot import Snapshot
 from healthcheck.verdict import Rules
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,12 @@ MAX_DELAY = 3600.0
 
 class RestartClient(Protocol):
     def restart_failed(self, connector: str, failed_task_ids: list[int]) -> None: ...
+
+
+class StateFile(Protocol):
+    def read(self) -> dict[str, Any]: ...
+
+    def write(self, doc: dict[str, Any]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -40,47 +48,82 @@ def failed_on_monitored_worker(connector: ConnectorStatus, rules: Rules) -> tupl
     return connector_failed, tasks
 
 
+def restart_statuses(doc: Mapping[str, Any]) -> dict[str, RestartStatus]:
+    """The restart status of each connector with FAILED parts, from the actor's state document."""
+    statuses = doc.get("statuses")
+    if not isinstance(statuses, dict):
+        return {}
+    found = {}
+    for name, status in statuses.items():
+        try:
+            found[name] = RestartStatus(int(status["attempts"]), status["next_restart"], bool(status["exhausted"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # a document from another version, or damaged: show nothing rather than something wrong
+    return found
+
+
 class Restarter:
-    """Decides and sends restarts once per poll. State is per connector and lives in the poller's thread.
+    """Decides and sends restarts, one published snapshot at a time (a SnapshotConsumer, in its own thread).
 
     The first restart goes out when a FAILED connector or task is first seen; the next only after
     `backoff` seconds, then 2 x, 4 x ... (capped at one hour), at most `max_attempts` times. A connector
     counts as recovered, and its count resets, once it has had nothing FAILED for as long as its next
     delay: a task that fails again right after each restart keeps backing off instead of restarting in a
-    storm.
+    storm. Its state goes to `state` after each snapshot and is read back from there on its first one, so a
+    process that takes over from a dead actor keeps the count and the backoff.
     """
+
+    name = "auto-restart"
 
     def __init__(
         self,
         client: RestartClient,
+        rules: Rules,
         *,
         backoff: float,
         max_attempts: int,
         on_attempt: Callable[[str, str], None] = lambda connector, result: None,
+        state: StateFile | None = None,
+        clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = client
+        self._rules = rules
         self._backoff = backoff
         self._max_attempts = max_attempts
         self._on_attempt = on_attempt
+        self._state = state
+        self._clock = clock
         self._wall_clock = wall_clock
-        self._tracks: dict[str, _Track] = {}
+        self._tracks: dict[str, _Track] | None = None  # None until the first snapshot: then read from `state`
 
-    def act(self, connectors: Iterable[ConnectorStatus], rules: Rules, now: float) -> dict[str, RestartStatus]:
+    def consume(self, snapshot: Snapshot) -> None:
+        if snapshot.error is not None:
+            return  # the state of the connectors is unknown: nothing to restart, nothing recovered
+        now = self._clock()
+        if self._tracks is None:
+            self._tracks = self._load(now)
+        statuses = self.act(snapshot.connectors, now)
+        if self._state is not None:
+            self._state.write(self._dump(statuses, now))
+
+    def act(self, connectors: Iterable[ConnectorStatus], now: float) -> dict[str, RestartStatus]:
         """Restart what is due; return the restart status of every connector that has FAILED parts."""
+        tracks = self._tracks if self._tracks is not None else {}
+        self._tracks = tracks
         statuses: dict[str, RestartStatus] = {}
         failing_now: set[str] = set()
         for connector in connectors:
-            connector_failed, failed_tasks = failed_on_monitored_worker(connector, rules)
+            connector_failed, failed_tasks = failed_on_monitored_worker(connector, self._rules)
             if not connector_failed and not failed_tasks:
                 continue
             failing_now.add(connector.name)
-            track = self._tracks.setdefault(connector.name, _Track(next_at=now))
+            track = tracks.setdefault(connector.name, _Track(next_at=now))
             track.healthy_since = None
             if track.attempts < self._max_attempts and now >= track.next_at:
                 self._restart(connector.name, failed_tasks, track, now)
             statuses[connector.name] = self._status(track, now)
-        self._forget_recovered(failing_now, now)
+        self._forget_recovered(tracks, failing_now, now)
         return statuses
 
     def _restart(self, name: str, failed_tasks: list[int], track: _Track, now: float) -> None:
@@ -111,15 +154,47 @@ class Restarter:
         iso = next_restart.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return RestartStatus(track.attempts, iso, False)
 
-    def _forget_recovered(self, failing_now: set[str], now: float) -> None:
-        for name in list(self._tracks):
+    def _forget_recovered(self, tracks: dict[str, _Track], failing_now: set[str], now: float) -> None:
+        for name in list(tracks):
             if name in failing_now:
                 continue
-            track = self._tracks[name]
+            track = tracks[name]
             if track.healthy_since is None:
                 track.healthy_since = now
             stable_for = delay_after(max(track.attempts, 1), self._backoff)
             if now - track.healthy_since >= stable_for:
                 if track.attempts:
                     log.info("connector '%s' recovered; its restart count is reset", name)
-                del self._tracks[name]
+                del tracks[name]
+
+    # --- the state shared with the other processes, and with the next actor
+
+    def _dump(self, statuses: Mapping[str, RestartStatus], now: float) -> dict[str, Any]:
+        wall_now = self._wall_clock().timestamp()
+        return {
+            # wall-clock seconds: the monotonic clock of one process means nothing to another
+            "tracks": {
+                name: {"attempts": track.attempts, "next_at": wall_now + (track.next_at - now)}
+                for name, track in (self._tracks or {}).items()
+            },
+            "statuses": {
+                name: {"attempts": s.attempts, "next_restart": s.next_restart, "exhausted": s.exhausted}
+                for name, s in statuses.items()
+            },
+        }
+
+    def _load(self, now: float) -> dict[str, _Track]:
+        doc = self._state.read() if self._state is not None else {}
+        tracks = doc.get("tracks")
+        if not isinstance(tracks, dict):
+            return {}
+        wall_now = self._wall_clock().timestamp()
+        loaded = {}
+        for name, saved in tracks.items():
+            try:
+                loaded[name] = _Track(int(saved["attempts"]), now + (float(saved["next_at"]) - wall_now))
+            except (KeyError, TypeError, ValueError):
+                continue
+        if loaded:
+            log.info("carrying on the restart state of %d connector(s) from the previous actor", len(loaded))
+        return loaded

@@ -1,24 +1,25 @@
-"""What one serving process owns: the snapshot store, the poller, and the scheduler that drives it."""
+"""What one serving process owns: the snapshot store, the poller and its schedule, and the actions that
+consume its snapshots (in the host's one actor process)."""
 
 from __future__ import annotations
 
 import logging
-import sys
-import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Mapping
 
-from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from healthcheck import scheduling
+from healthcheck.actor import ActionStateFile, ActorLock, actor_paths
 from healthcheck.answers import Answers
-from healthcheck.connect_client import ConnectClient
+from healthcheck.changelog import ChangeLog
+from healthcheck.connect_client import ConnectClient, quiet_insecure_warnings
+from healthcheck.consumers import ConsumerRunner, SnapshotConsumer
 from healthcheck.metrics import PollMetrics
-from healthcheck.poller import Poller
+from healthcheck.model import RestartStatus
+from healthcheck.poller import Poller, no_restarts
 from healthcheck.render import View
-from healthcheck.restarter import Restarter
+from healthcheck.restarter import Restarter, restart_statuses
 from healthcheck.settings import Settings
 from healthcheck.snapshot import SnapshotStore
 from healthcheck.verdict import Rules
@@ -51,28 +52,24 @@ def client_cert(settings: Settings) -> str | tuple[str, str] | None:
     return settings.connect_client_cert
 
 
-class DaemonThreadExecutor(BaseExecutor):  # type: ignore[misc]
-    """Runs each poll in a fresh daemon thread.
-
-    APScheduler's thread pool is joined at interpreter exit, so a poll stuck in a hung Connect would hold
-    up SIGTERM until its request timeout; a daemon thread is simply abandoned. max_instances=1 still holds:
-    BaseExecutor counts running instances whatever runs them.
-    """
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        def run() -> None:
-            try:
-                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
-            except BaseException:
-                self._run_job_error(job.id, *sys.exc_info()[1:])
-            else:
-                self._run_job_success(job.id, events)
-
-        threading.Thread(target=run, name="healthcheck-poll", daemon=True).start()
+def connect_client(settings: Settings, clock: Callable[[], float]) -> ConnectClient:
+    return ConnectClient(
+        settings.connect_url,
+        auth=settings.credentials,
+        timeout=settings.request_timeout,
+        max_response_bytes=settings.max_response_bytes,
+        verify=tls_verify(settings),
+        cert=client_cert(settings),
+        clock=clock,
+    )
 
 
 class Service:
-    """Built once per process. Tests drive `poller.poll_once()` directly; production calls `start()`."""
+    """Built once per process. Tests drive `poller.poll_once()` directly; production calls `start()`.
+
+    Actions are SnapshotConsumers: add one to `consumers` in __init__ (or call `add_consumer` before
+    `start()`); each gets every published snapshot in its own thread, in the host's actor process only.
+    """
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
@@ -84,30 +81,52 @@ class Service:
                 "the network path can pose as Connect and read its credentials. Use --connect-ca-file instead.",
                 settings.connect_url,
             )
-        self.client = ConnectClient(
-            settings.connect_url,
-            auth=settings.credentials,
-            timeout=settings.request_timeout,
-            max_response_bytes=settings.max_response_bytes,
-            verify=tls_verify(settings),
-            cert=client_cert(settings),
-            clock=clock,
-        )
+        self.client = connect_client(settings, clock)
+        # Actions talk to Connect on a session of their own: a hung restart holds none of the poller's connections.
+        self.action_client = connect_client(settings, clock)
         self.metrics = PollMetrics()
+        rules = rules_from(settings)
         view = View(settings.unhealthy_states, hide_traces=settings.hide_traces)
-        restarter = None
+        lock_path, state_path = actor_paths(settings.state_dir or "", settings.connect_url, settings.port)
+        self.actor = ActorLock(lock_path)
+        self.action_state = ActionStateFile(state_path)
+        consumers: list[SnapshotConsumer] = []
+        restarts: Callable[[], Mapping[str, RestartStatus]] = no_restarts
         if settings.auto_restart:
-            restarter = Restarter(
-                self.client,
-                backoff=settings.restart_backoff,
-                max_attempts=settings.restart_max_attempts,
-                on_attempt=self.metrics.observe_restart,
+            consumers.append(
+                Restarter(
+                    self.action_client,
+                    rules,
+                    backoff=settings.restart_backoff,
+                    max_attempts=settings.restart_max_attempts,
+                    on_attempt=self.metrics.observe_restart,
+                    state=self.action_state,
+                    clock=clock,
+                )
             )
+            restarts = self._restart_statuses
+        self.consumers = ConsumerRunner(consumers, may_act=self.actor.try_hold)
+        self.changes = ChangeLog()
         self.poller = Poller(
-            self.client, rules_from(settings), self.store, view, restarter=restarter, metrics=self.metrics, clock=clock
+            self.client,
+            rules,
+            self.store,
+            view,
+            metrics=self.metrics,
+            restarts=restarts,
+            on_publish=(self.changes.record, self.consumers.offer),
+            clock=clock,
         )
         self.answers = Answers(self.store, settings.max_staleness, view)
         self._scheduler: BackgroundScheduler | None = None
+
+    def _restart_statuses(self) -> Mapping[str, RestartStatus]:
+        """What the actor (this process or another) last wrote: every worker shows the same restart state."""
+        return restart_statuses(self.action_state.read())
+
+    def add_consumer(self, consumer: SnapshotConsumer) -> None:
+        """Register another action; call before start()."""
+        self.consumers.add(consumer)
 
     def start(self) -> None:
         """Start polling in a background thread: first poll now, then every poll_interval.
@@ -116,19 +135,9 @@ class Service:
         """
         if self._scheduler is not None:
             return
-        scheduler = BackgroundScheduler(daemon=True, timezone=UTC, executors={"default": DaemonThreadExecutor()})
-        scheduler.add_job(
-            self.poller.poll_once,
-            "interval",
-            seconds=self.settings.poll_interval,
-            next_run_time=datetime.now(UTC),
-            id="poll-connect",
-            max_instances=1,  # a slow poll is never overlapped by the next one...
-            coalesce=True,  # ...and missed runs collapse into one
-            misfire_grace_time=None,
-        )
-        scheduler.start()
-        self._scheduler = scheduler
+        if self.settings.connect_insecure:
+            quiet_insecure_warnings()  # said once, loudly, in __init__; urllib3 would repeat it on every request
+        self._scheduler = scheduling.start_every(self.settings.poll_interval, self.poller.poll_once, "poll-connect")
         log.info(
             "polling %s every %g s (request timeout %g s, max staleness %g s)",
             self.settings.connect_url,
@@ -138,7 +147,11 @@ class Service:
         )
 
     def stop(self) -> None:
+        """Stop polling and acting; neither a poll nor an action stuck on Connect is waited for."""
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            scheduling.stop(self._scheduler)
             self._scheduler = None
+        self.consumers.stop()
+        self.actor.release()
         self.client.close()
+        self.action_client.close()

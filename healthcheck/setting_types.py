@@ -7,6 +7,7 @@ flag, the variable and the value around that message.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -153,6 +154,17 @@ def readable_file(raw: str) -> str | None:
             pass
     except OSError as error:
         raise ValueError(f"must be a readable file ({error.strerror or error})") from None
+    return path
+
+
+def writable_dir(raw: str) -> str | None:
+    path = raw.strip()
+    if not path:
+        return None
+    if not os.path.isdir(path):
+        raise ValueError("must be an existing directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError("must be a directory this user can write to")
     return path
 
 

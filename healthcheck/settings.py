@@ -122,6 +122,12 @@ class Settings:
     restart_max_attempts: int = setting(
         5, kinds.positive_int, "restarts of one connector before giving up until it recovers"
     )
+    state_dir: str | None = setting(
+        None,
+        kinds.writable_dir,
+        "directory for the lock that picks the one process per host that acts (restarts), and its state file; "
+        "default $XDG_RUNTIME_DIR, else the system temp directory",
+    )
     # Not a setting: the credentials in use, from --basic-auth or read from --basic-auth-file.
     credentials: BasicAuth | None = field(default=None, init=False, repr=False, compare=False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -49,9 +50,9 @@ def connect() -> Iterator[FakeConnect]:
 
 
 @pytest.fixture
-def settings(connect: FakeConnect) -> Settings:
-    """Default settings, pointed at the fake, with a short request timeout."""
-    return Settings(connect_url=connect.url, request_timeout=1.0)
+def settings(connect: FakeConnect, tmp_path: Path) -> Settings:
+    """Default settings, pointed at the fake, with a short request timeout and the actor lock in tmp_path."""
+    return Settings(connect_url=connect.url, request_timeout=1.0, state_dir=str(tmp_path))
 
 
 @pytest.fixture

@@ -22,6 +22,12 @@ def restarting(settings: Settings, make_service: Callable[..., Service]) -> Serv
     return make_service(settings, auto_restart=True, restart_backoff=10.0, restart_max_attempts=3, max_staleness=1e6)
 
 
+def poll_and_act(service: Service) -> None:
+    """One poll, then wait until the actions it was handed (auto-restart) are done with it."""
+    service.poller.poll_once()
+    assert service.consumers.wait_idle(timeout=10), "the restarter did not finish within 10 s"
+
+
 def restart_posts(connect: FakeConnect) -> list[str]:
     return [r for r in connect.requests if r.startswith("POST")]
 
@@ -29,15 +35,17 @@ def restart_posts(connect: FakeConnect) -> list[str]:
 def test_auto_restart_backs_off_and_gives_up(connect: FakeConnect, restarting: Service, clock: FakeClock) -> None:
     client = client_for(restarting)
     connect.set_connector("bad", tasks=[task(0), task(1, "FAILED")])
-    restarting.poller.poll_once()
+    poll_and_act(restarting)
     assert restart_posts(connect) == ["POST /connectors/bad/restart?includeTasks=true&onlyFailed=true"]
+    assert "restart_attempts" not in client.get("/").json["failures"][0]  # published before the restart
+    poll_and_act(restarting)  # the next snapshot shows what the actor did
     failure = client.get("/").json["failures"][0]
     assert failure["restart_attempts"] == 1
     assert ISO.fullmatch(failure["next_restart"])
     # schedule: attempt 1 at once, 2 after 10 s, 3 after 20 s more, then no more
     for advance, expected_posts in [(5, 1), (5, 2), (10, 2), (10, 3), (3600, 3), (3600, 3)]:
         clock.advance(advance)
-        restarting.poller.poll_once()
+        poll_and_act(restarting)
         assert len(restart_posts(connect)) == expected_posts, f"after +{advance} s"
     failure = client.get("/").json["failures"][0]
     assert failure["restart_attempts"] == 3
@@ -53,13 +61,13 @@ def test_auto_restart_recovers_and_resets_the_count(
     client = client_for(restarting)
     connect.heal_on_restart = True
     connect.set_connector("flaky", tasks=[task(0, "FAILED")])
-    restarting.poller.poll_once()  # restart 1: the fake heals it
-    restarting.poller.poll_once()
+    poll_and_act(restarting)  # restart 1: the fake heals it
+    poll_and_act(restarting)
     assert client.get("/").status_code == 200
     clock.advance(11)  # healthy for longer than the next delay: the count resets
-    restarting.poller.poll_once()
+    poll_and_act(restarting)
     connect.set_connector("flaky", tasks=[task(0, "FAILED")])
-    restarting.poller.poll_once()
+    poll_and_act(restarting)
     assert len(restart_posts(connect)) == 2  # at once again, not after a backoff
     assert client.get("/").status_code == 503  # what the poll saw before its restart
 
@@ -68,13 +76,13 @@ def test_a_task_that_fails_right_after_each_restart_keeps_backing_off(
     connect: FakeConnect, restarting: Service, clock: FakeClock
 ) -> None:
     connect.set_connector("storm", tasks=[task(0, "FAILED")])
-    restarting.poller.poll_once()
+    poll_and_act(restarting)
     connect.set_connector("storm", tasks=[task(0, "RUNNING")])
     clock.advance(1)
-    restarting.poller.poll_once()  # briefly fine...
+    poll_and_act(restarting)  # briefly fine...
     connect.set_connector("storm", tasks=[task(0, "FAILED")])
     clock.advance(1)
-    restarting.poller.poll_once()  # ...and failed again: still within the 10 s backoff
+    poll_and_act(restarting)  # ...and failed again: still within the 10 s backoff
     assert len(restart_posts(connect)) == 1
 
 
@@ -83,7 +91,7 @@ def test_auto_restart_on_old_connect_restarts_connector_then_each_failed_task(
 ) -> None:
     connect.legacy = True
     connect.set_connector("old", tasks=[task(0, "FAILED"), task(1), task(2, "FAILED")])
-    restarting.poller.poll_once()
+    poll_and_act(restarting)
     assert restart_posts(connect) == [
         "POST /connectors/old/restart?includeTasks=true&onlyFailed=true",
         "POST /connectors/old/tasks/0/restart",
@@ -99,7 +107,7 @@ def test_auto_restart_only_touches_the_monitored_worker_and_failed_state(
     )
     connect.set_connector("theirs", tasks=[task(0, "FAILED", worker_id="other:8083")], worker_id="me:8083")
     connect.set_connector("paused", "PAUSED", tasks=[task(0, "PAUSED", worker_id="me:8083")], worker_id="me:8083")
-    service.poller.poll_once()
+    poll_and_act(service)
     assert restart_posts(connect) == []
 
 
@@ -108,8 +116,10 @@ def test_a_failed_restart_counts_and_is_logged(
 ) -> None:
     connect.set_connector("bad", tasks=[task(0, "FAILED")])
     with connect.faulty(Fault(status=409, paths=("/connectors/bad/restart",))):
-        restarting.poller.poll_once()
+        poll_and_act(restarting)
     assert any("restart 1/3 of connector 'bad' failed" in r.getMessage() for r in caplog.records)
+    poll_and_act(restarting)  # the counters of the next poll show it (no second restart: it is backing off)
+    assert len(restart_posts(connect)) == 1
     text = client_for(restarting).get("/metrics").get_data(as_text=True)
     assert metric(text, "kafka_connect_healthcheck_restarts_total", connector="bad", result="error") == 1
 

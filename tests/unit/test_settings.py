@@ -84,6 +84,7 @@ SAMPLES: dict[str, tuple[str, Any, str, Any]] = {
     "auto_restart": ("no", False, "1", True),
     "restart_backoff": ("2", 2.0, "60", 60.0),
     "restart_max_attempts": ("1", 1, "10", 10),
+    "state_dir": ("{dir_a}", "{dir_a}", "{dir_b}", "{dir_b}"),
 }
 
 
@@ -104,6 +105,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             target = directory / f"{name}-{copy}.pem"
             shutil.copyfile(source, target)
             paths[f"{name}_{copy}"] = str(target)
+    for copy in ("a", "b"):
+        (directory / f"dir-{copy}").mkdir()
+        paths[f"dir_{copy}"] = str(directory / f"dir-{copy}")
     paths["auth_a"] = str(directory / "auth-a")
     paths["auth_b"] = str(directory / "auth-b")
     Path(paths["auth_a"]).write_text("alice:pw-from-a\n")
@@ -211,6 +215,7 @@ BAD_VALUES = [
     pytest.param("include_connectors", "orders-(", "valid regular expression", id="include-bad-regex"),
     pytest.param("unhealthy_after", "-1", "0 or more", id="unhealthy-after-negative"),
     pytest.param("restart_max_attempts", "many", "whole number of at least 1", id="restart-attempts-non-numeric"),
+    pytest.param("state_dir", "/nonexistent/dir", "must be an existing directory", id="state-dir-missing"),
 ]
 
 
