@@ -6,10 +6,11 @@ it is the one dependency we add on top of flask, gunicorn, requests and APSchedu
 
 from __future__ import annotations
 
+import threading
 from collections import Counter as Tally
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from healthcheck.connect_client import ConnectError
@@ -20,6 +21,11 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "kafka_connect_healthcheck_"
 FROM_LAST_POLL = " (from the last poll)"
 POLL_ERROR_REASONS = (*ConnectError.REASONS, "internal")
+
+# No `*_created` series: they double what a scrape carries and say only when this process started counting,
+# which process_start_time_seconds-style tooling does not need from us. prometheus_client decides this
+# process-wide; this process serves only our registry.
+disable_created_metrics()
 
 AGE_HEADER = (
     f"# HELP {PREFIX}snapshot_age_seconds Seconds since the last poll of Connect started.\n"
@@ -53,6 +59,8 @@ class PollMetrics:
             ["connector", "result"],
             registry=self.registry,
         )
+        self._restart_labels: set[tuple[str, str]] = set()
+        self._restart_labels_lock = threading.Lock()  # the actor's thread adds, the poller's thread forgets
         for reason in POLL_ERROR_REASONS:  # every series exists from the start, so rate() sees the first error
             self.poll_errors.labels(reason)
         for result in ("ok", "error"):
@@ -65,7 +73,16 @@ class PollMetrics:
             self.poll_errors.labels(error_reason).inc()
 
     def observe_restart(self, connector: str, result: str) -> None:
-        self.restarts.labels(connector, result).inc()
+        with self._restart_labels_lock:
+            self._restart_labels.add((connector, result))
+            self.restarts.labels(connector, result).inc()
+
+    def forget_connectors_except(self, names: Collection[str]) -> None:
+        """Drop the per-connector series of connectors that are gone, so label cardinality stays bounded."""
+        with self._restart_labels_lock:
+            for labels in [labels for labels in self._restart_labels if labels[0] not in names]:
+                self.restarts.remove(*labels)
+                self._restart_labels.discard(labels)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

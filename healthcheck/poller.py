@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -14,7 +15,7 @@ from healthcheck.metrics import PollMetrics
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth, without_traces
 from healthcheck.render import View
 from healthcheck.snapshot import PollError, Snapshot, SnapshotStore, failed_poll, healthy_or_not
-from healthcheck.verdict import Rules, find_failures, judge
+from healthcheck.verdict import Rules, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +99,19 @@ class Poller:
         if self._view.hide_traces:
             connectors = without_traces(connectors)
         worker = self._client.fetch_worker_health()
-        failures, considered = find_failures(connectors, self._rules)
-        seen = self._history.observe((f.key for f in failures), started, checked_at)
-        verdict = judge(failures, considered, self._rules, seen, worker)
-        restarts = self._restarts()
-        self._metrics.observe_poll(self._clock() - started, None)
-        return healthy_or_not(
+        # The same pure function the verdict's table and property tests exercise.
+        verdict = evaluate(connectors, self._rules, self._history.seen(started, checked_at), worker)
+        self._history.observe((f.key for f in verdict.failures), started, checked_at)
+        snapshot = healthy_or_not(
             connectors=connectors,
             verdict=verdict,
             view=self._view,
             taken_at=started,
             checked_at=checked_at,
-            counters=self._metrics.render(),
             worker=worker,
-            restarts=restarts,
+            restarts=self._restarts(),
         )
+        # Counted only now that nothing can fail any more: a poll is counted once, as what was published.
+        self._metrics.forget_connectors_except({c.name for c in connectors})
+        self._metrics.observe_poll(self._clock() - started, None)
+        return replace(snapshot, counters=self._metrics.render())

@@ -109,7 +109,7 @@ def judge(
     `unhealthy_after` seconds (`seen`; a failure missing there has just appeared)."""
     dated = []
     for failure in failures:
-        record = seen.get(failure.key) if seen else None
+        record = seen.get(failure.key) if seen is not None else None
         lasted = record.lasted if record else 0.0
         dated.append(replace(failure, since=record.since if record else None, counted=lasted >= rules.unhealthy_after))
     counted = sum(1 for failure in dated if failure.counted)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from healthcheck.service import Service
 from tests.conftest import FakeClock, client_for
 from tests.exposition import metric
@@ -66,3 +68,26 @@ def test_metrics_scrapes_cause_no_request_to_connect(connect: FakeConnect, servi
     for _ in range(100):
         assert client.get("/metrics").status_code == 200
     assert connect.requests == ["/connectors?expand=status", "/health"]  # the one poll's requests only
+
+
+def test_a_poll_that_fails_after_the_fetch_is_counted_once(
+    connect: FakeConnect, service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect.set_connector("ok")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug in rendering")
+
+    monkeypatch.setattr("healthcheck.render.health_doc", broken)  # fails after Connect answered
+    service.poller.poll_once()
+    text = client_for(service).get("/metrics").get_data(as_text=True)
+    p = "kafka_connect_healthcheck_"
+    assert metric(text, p + "polls_total", result="ok") + metric(text, p + "polls_total", result="error") == 1
+    assert metric(text, p + "poll_errors_total", reason="internal") == 1
+    assert metric(text, p + "poll_duration_seconds_count") == 1
+
+
+def test_metrics_have_no_created_series(connect: FakeConnect, service: Service) -> None:
+    service.poller.poll_once()
+    text = client_for(service).get("/metrics").get_data(as_text=True)
+    assert [line for line in text.splitlines() if "_created" in line] == []

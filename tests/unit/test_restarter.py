@@ -124,6 +124,36 @@ def test_a_failed_restart_counts_and_is_logged(
     assert metric(text, "kafka_connect_healthcheck_restarts_total", connector="bad", result="error") == 1
 
 
+def test_restart_series_go_when_their_connector_goes(connect: FakeConnect, restarting: Service) -> None:
+    connect.set_connector("bad", tasks=[task(0, "FAILED")])
+    poll_and_act(restarting)
+    poll_and_act(restarting)
+    series = 'kafka_connect_healthcheck_restarts_total{connector="bad"'
+    assert series in client_for(restarting).get("/metrics").get_data(as_text=True)
+    connect.delete_connector("bad")
+    poll_and_act(restarting)
+    assert series not in client_for(restarting).get("/metrics").get_data(as_text=True)
+
+
+def test_one_actor_restarts_and_the_next_one_keeps_its_count(
+    connect: FakeConnect, settings: Settings, make_service: Callable[..., Service], clock: FakeClock
+) -> None:
+    both = {"auto_restart": True, "restart_backoff": 10.0, "restart_max_attempts": 2, "max_staleness": 1e6}
+    first, second = make_service(settings, **both), make_service(settings, **both)  # two workers of one host
+    connect.set_connector("bad", tasks=[task(0, "FAILED")])
+    poll_and_act(first)
+    poll_and_act(second)  # not the actor: it polls and serves, and sends nothing
+    assert len(restart_posts(connect)) == 1
+    poll_and_act(second)
+    assert client_for(second).get("/").json["failures"][0]["restart_attempts"] == 1  # the actor's state, shown
+    first.stop()  # the actor goes away (as a killed process does: the kernel drops its lock)
+    for _ in range(3):
+        clock.advance(3600)
+        poll_and_act(second)  # takes over: attempt 2 of 2, then no more (a fresh count would send two more)
+    assert len(restart_posts(connect)) == 2
+    assert client_for(second).get("/").json["failures"][0]["restarts_exhausted"] is True
+
+
 def test_auto_restart_is_off_by_default(connect: FakeConnect, service: Service) -> None:
     connect.set_connector("bad", tasks=[task(0, "FAILED")])
     service.poller.poll_once()
