@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import InsecureRequestWarning, ReadTimeoutError
+from urllib3.util import Timeout
 
 from healthcheck.model import ConnectorStatus, WorkerHealth
 from healthcheck.parse import BadResponse, parse_connector_status, parse_expanded, parse_names
@@ -113,12 +118,38 @@ class ConnectClient:
 
     def _get(self, path: str, *, not_found_ok: bool = False) -> bytearray:
         deadline = self._clock() + self.timeout
-        with self._open("GET", path) as response:
+        with self._call("GET", path) as response:
             if response.status_code == 404 and not_found_ok:
                 raise _NotFound(path)
             if response.status_code != 200:
                 raise ConnectError("http_status", f"GET {path}: HTTP {response.status_code}{_error_detail(response)}")
             return self._read_body(response, path, deadline)
+
+    @contextmanager
+    def _call(self, method: str, path: str) -> Iterator[requests.Response]:
+        """One request to Connect, bounded as a whole by one deadline, `timeout` seconds from now.
+
+        Connecting and waiting for the headers share the deadline (urllib3's total timeout); from the headers
+        on, a watchdog shuts the socket at the deadline, so a body (or an error body) that trickles in byte by
+        byte cannot stretch the call. Whatever the call was doing then, it ends as a "timeout" ConnectError.
+        """
+        deadline = time.monotonic() + self.timeout
+        response = self._open(method, path)
+        expired = threading.Event()
+        watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), _shut, (response, expired))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            with response:
+                yield response
+            if expired.is_set():  # what was read may be cut short by the watchdog: not an answer
+                raise ConnectError("timeout", f"{method} {path}: body not complete within {self.timeout:g} s")
+        except Exception:
+            if expired.is_set():  # the headers came, the rest did not in time
+                raise ConnectError("timeout", f"{method} {path}: body not complete within {self.timeout:g} s") from None
+            raise
+        finally:
+            watchdog.cancel()
 
     def _open(self, method: str, path: str) -> requests.Response:
         """Send one request; the caller reads (and closes) the streamed response."""
@@ -127,7 +158,7 @@ class ConnectClient:
             return self._session.request(
                 method,
                 self.base_url + path,
-                timeout=self.timeout,
+                timeout=Timeout(total=self.timeout),
                 stream=True,
                 allow_redirects=False,
                 verify=self._verify,
@@ -147,7 +178,7 @@ class ConnectClient:
         if not self._has_health_endpoint:
             return None
         try:
-            with self._open("GET", "/health") as response:
+            with self._call("GET", "/health") as response:
                 if response.status_code == 404:
                     self._has_health_endpoint = False
                     return None
@@ -173,7 +204,7 @@ class ConnectClient:
                 self._post(f"/connectors/{name}/tasks/{task_id}/restart")
 
     def _post(self, path: str) -> int:
-        with self._open("POST", path) as response:
+        with self._call("POST", path) as response:
             if response.status_code not in (200, 202, 204):
                 raise ConnectError("http_status", f"POST {path}: HTTP {response.status_code}{_error_detail(response)}")
             return response.status_code
@@ -205,6 +236,17 @@ class ConnectClient:
         return ConnectError(
             "bad_response", f"GET {path}: response larger than the limit of {self.max_response_bytes} bytes"
         )
+
+
+def _shut(response: requests.Response, expired: threading.Event) -> None:
+    """The watchdog's move: end the call now by shutting its socket; the reader then sees an error or EOF."""
+    expired.set()
+    connection = response.raw.connection
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        # socket.socket's own shutdown, also for a TLS socket: no TLS close_notify exchange to wait for.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _cause(error: BaseException) -> str:
