@@ -88,7 +88,7 @@ class ActionStateFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._seen: tuple[int, int, int] | None = None
+        self._raw: bytes | None = None
         self._doc: dict[str, Any] = {}
 
     def write(self, doc: dict[str, Any]) -> None:
@@ -103,17 +103,18 @@ class ActionStateFile:
             raise
 
     def read(self) -> dict[str, Any]:
-        """The newest document ({} when there is none or it is unreadable); parsed again only when it changed."""
+        """The newest document ({} when there is none or it is unreadable); parsed again only when its bytes
+        changed. Read whole at every call: stat() cannot tell two versions apart (a freed inode number is
+        reused by the next rename, with the same size, within one timestamp tick)."""
         try:
-            stat = os.stat(self.path)
+            raw = self.path.read_bytes()
         except OSError:
             return {}
-        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if seen != self._seen:
+        if raw != self._raw:
             try:
-                doc = json.loads(self.path.read_bytes())
-            except (OSError, ValueError):
+                doc = json.loads(raw)
+            except ValueError:
                 return {}
             self._doc = doc if isinstance(doc, dict) else {}
-            self._seen = seen
+            self._raw = raw
         return self._doc
