@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
@@ -15,6 +15,7 @@ from healthcheck.app import create_app
 from healthcheck.service import Service
 from healthcheck.settings import Settings
 from tests.fake_connect import FakeConnect
+from tests.server_process import CONSOLE_SCRIPT, ServerProcess
 
 MIB = 1024 * 1024
 
@@ -61,3 +62,22 @@ def open_fds() -> int:
 
 def threads() -> int:
     return threading.active_count()
+
+
+Console = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def console() -> Iterator[Console]:
+    """Start the console script on a free port with flags (polling every 0.2 s); stopped at the end."""
+    servers: list[ServerProcess] = []
+
+    def start(connect_url: str, *flags: str, env: dict[str, str] | None = None) -> ServerProcess:
+        command = [CONSOLE_SCRIPT, "--host", "127.0.0.1", "--port", "{port}", "--poll-interval", "0.2", *flags]
+        server = ServerProcess(command, env={"HEALTHCHECK_CONNECT_URL": connect_url, **(env or {})})
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -6,35 +6,20 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fake_connect import FakeConnect, Fault, task
-from tests.faults.conftest import polls
+from tests.faults.conftest import Console, polls
 from tests.faults.test_process import children
-from tests.server_process import CONSOLE_SCRIPT, ServerProcess
 from tests.waiting import wait_until
-
-Console = Callable[..., ServerProcess]
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> Iterator[Console]:
-    """Start the console script (polling every 0.2 s, its actor lock in tmp_path) with more flags."""
-    servers: list[ServerProcess] = []
-
-    def start(connect: FakeConnect, *flags: str) -> ServerProcess:
-        command = [CONSOLE_SCRIPT, "--host", "127.0.0.1", "--port", "{port}", "--poll-interval", "0.2", *flags]
-        env = {"HEALTHCHECK_CONNECT_URL": connect.url, "HEALTHCHECK_STATE_DIR": str(tmp_path)}
-        server = ServerProcess(command, env=env)
-        servers.append(server)
-        return server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
+def actor_console(console: Console, tmp_path: Path) -> Console:
+    """`console`, with the actor lock and its state file in tmp_path."""
+    return lambda connect, *flags: console(connect.url, *flags, env={"HEALTHCHECK_STATE_DIR": str(tmp_path)})
 
 
 def restart_posts(connect: FakeConnect) -> int:
@@ -48,11 +33,13 @@ def actor_pid(state_dir: Path) -> int:
     return int(text) if text else 0
 
 
-def test_a_hung_restart_delays_neither_the_answer_nor_the_next_poll(connect: FakeConnect, console: Console) -> None:
+def test_a_hung_restart_delays_neither_the_answer_nor_the_next_poll(
+    connect: FakeConnect, actor_console: Console
+) -> None:
     connect.set_connector("good")
     # one FAILED task of four considered: 25 %, under the threshold, so / is 200 while it is restarted
     connect.set_connector("bad", tasks=[task(0, "FAILED")])
-    server = console(
+    server = actor_console(
         connect,
         *("--failure-threshold-percentage", "50", "--max-staleness", "1", "--request-timeout", "2"),
         *("--auto-restart", "true", "--restart-backoff", "0.1", "--restart-max-attempts", "100"),
@@ -73,9 +60,11 @@ def test_a_hung_restart_delays_neither_the_answer_nor_the_next_poll(connect: Fak
 
 
 @pytest.mark.parametrize("workers", [1, 3])
-def test_one_process_restarts_however_many_workers_serve(connect: FakeConnect, console: Console, workers: int) -> None:
+def test_one_process_restarts_however_many_workers_serve(
+    connect: FakeConnect, actor_console: Console, workers: int
+) -> None:
     connect.set_connector("bad", tasks=[task(0, "FAILED")])
-    server = console(
+    server = actor_console(
         connect,
         *("--workers", str(workers), "--auto-restart", "true"),
         *("--restart-backoff", "0.3", "--restart-max-attempts", "2"),
@@ -91,10 +80,12 @@ def test_one_process_restarts_however_many_workers_serve(connect: FakeConnect, c
         assert (failure["restart_attempts"], failure.get("restarts_exhausted")) == (2, True)
 
 
-def test_a_killed_actor_is_replaced_and_restarts_go_on(connect: FakeConnect, console: Console, tmp_path: Path) -> None:
+def test_a_killed_actor_is_replaced_and_restarts_go_on(
+    connect: FakeConnect, actor_console: Console, tmp_path: Path
+) -> None:
     connect.heal_on_restart = True
     connect.set_connector("flaky", tasks=[task(0, "FAILED")])
-    server = console(connect, "--workers", "2", "--auto-restart", "true", "--restart-backoff", "0.2")
+    server = actor_console(connect, "--workers", "2", "--auto-restart", "true", "--restart-backoff", "0.2")
     assert server.process is not None
     wait_until(lambda: restart_posts(connect) == 1 and server.get("/").status_code == 200, what="a healed task")
     victim = actor_pid(tmp_path)
@@ -121,11 +112,11 @@ def test_a_killed_actor_is_replaced_and_restarts_go_on(connect: FakeConnect, con
     ],
 )
 def test_sigterm_is_not_held_by_a_hung_connect(
-    connect: FakeConnect, console: Console, fault: Fault, hung_call: str
+    connect: FakeConnect, actor_console: Console, fault: Fault, hung_call: str
 ) -> None:
     connect.set_connector("bad", tasks=[task(0, "FAILED")])
     with connect.faulty(fault):
-        server = console(connect, "--request-timeout", "60", "--max-staleness", "120", "--auto-restart", "true")
+        server = actor_console(connect, "--request-timeout", "60", "--max-staleness", "120", "--auto-restart", "true")
         wait_until(lambda: any(r.startswith(hung_call) for r in connect.requests), what=f"{hung_call} to hang")
         started = time.monotonic()
         assert server.signal(signal.SIGTERM, timeout=8) == 0  # not the 60 s a hung request could take

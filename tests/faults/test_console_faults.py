@@ -4,32 +4,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.fake_connect import FakeConnect, Fault, task
-from tests.faults.conftest import MIB, healthy_fake, polls
-from tests.server_process import CONSOLE_SCRIPT, ServerProcess
+from tests.faults.conftest import MIB, Console, healthy_fake, polls
+from tests.server_process import ServerProcess
 from tests.waiting import wait_until
-
-Console = Callable[..., ServerProcess]
-
-
-@pytest.fixture
-def console() -> Iterator[Console]:
-    """Start the console script on a free port with flags (polling every 0.2 s); stopped at the end."""
-    servers: list[ServerProcess] = []
-
-    def start(connect_url: str, *flags: str, env: dict[str, str] | None = None) -> ServerProcess:
-        command = [CONSOLE_SCRIPT, "--host", "127.0.0.1", "--port", "{port}", "--poll-interval", "0.2", *flags]
-        server = ServerProcess(command, env={"HEALTHCHECK_CONNECT_URL": connect_url, **(env or {})})
-        servers.append(server)
-        return server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def status(server: ServerProcess) -> int:
