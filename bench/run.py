@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import report
 from bench.harness import BIN, LOAD_CPU, REPO, Bench, BenchError, Section, command_line
-from bench.sections import connect_load, independence, probes, scale, workers
+from bench.sections import big_cluster, connect_load, hostile_clients, independence, probes, scale, workers
 
 RESULTS = REPO / "bench" / "results"
 
@@ -35,6 +35,8 @@ SECTIONS: dict[str, ModuleType] = {
     "connect_load": connect_load,
     "scale": scale,
     "workers": workers,
+    "hostile_clients": hostile_clients,
+    "big_cluster": big_cluster,
 }
 
 

@@ -20,10 +20,19 @@ from urllib3.exceptions import InsecureRequestWarning, ReadTimeoutError
 from urllib3.util import Timeout
 
 from healthcheck.model import ConnectorStatus, WorkerHealth
-from healthcheck.parse import BadResponse, parse_connector_status, parse_expanded, parse_names
+from healthcheck.parse import (
+    DEFAULT_TRACES,
+    BadResponse,
+    TracePolicy,
+    parse_connector_status,
+    parse_expanded,
+    parse_names,
+)
 from healthcheck.setting_types import BasicAuth
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+HEALTH_ENDPOINT_SINCE = (3, 9)  # KIP-1017
+HEALTH_RECHECK_SECONDS = 10.0
 _CHUNK = 64 * 1024
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 _SSL_REASON = re.compile(r"\[(?:SSL|X509)(?:: [A-Z0-9_]+)?\] .*?(?= \(_ssl\.c|['\"]\)|$)")
@@ -61,9 +70,11 @@ class ConnectClient:
         verify: bool | str = True,
         cert: str | tuple[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        traces: TracePolicy = DEFAULT_TRACES,
     ) -> None:
         """`verify`: True (the system CAs), a CA bundle path, or False (no verification: the caller warns).
-        `cert`: a client certificate path (key included) or a (cert, key) pair, for mTLS."""
+        `cert`: a client certificate path (key included) or a (cert, key) pair, for mTLS.
+        `traces`: what is kept of each status's trace as it is parsed (capped, or dropped)."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
@@ -72,7 +83,8 @@ class ConnectClient:
         self._verify = verify
         self._cert = cert
         self._clock = clock
-        self._has_health_endpoint = True  # until a 404 says otherwise (Connect before 3.9)
+        self._traces = traces
+        self._skip_health_until = float("-inf")  # after a 404 from a Connect before 3.9 (no /health there)
         self._session = requests.Session()
         self._session.headers.update({"Accept": "application/json", "User-Agent": "kafka-connect-healthcheck"})
         if auth is not None:
@@ -86,7 +98,7 @@ class ConnectClient:
         doc = self._get_json("/connectors?expand=status")
         try:
             if isinstance(doc, dict):
-                return parse_expanded(doc)
+                return parse_expanded(doc, self._traces)
             if isinstance(doc, list):
                 return self._fetch_one_by_one(parse_names(doc))
         except BadResponse as error:
@@ -104,15 +116,17 @@ class ConnectClient:
             except _NotFound:
                 continue  # deleted between the listing and this request: not a failure
             try:
-                statuses.append(parse_connector_status(doc, name))
+                statuses.append(parse_connector_status(doc, name, self._traces))
             except BadResponse as error:
                 raise ConnectError("bad_response", f"GET {path}: {error}") from None
         return tuple(statuses)
 
     def _get_json(self, path: str, *, not_found_ok: bool = False) -> Any:
-        body = self._get(path, not_found_ok=not_found_ok)
         try:
-            return json.loads(body)
+            # Decoded without keeping the raw bytes alive beside the text, and each trace capped (or dropped) by
+            # the hook as soon as its object is decoded: memory peaks near the size of the body, not a multiple.
+            text = self._get(path, not_found_ok=not_found_ok).decode()
+            return json.loads(text, object_hook=self._traces.object_hook)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ConnectError("bad_response", f"GET {path}: malformed JSON ({error})") from None
 
@@ -174,25 +188,44 @@ class ConnectClient:
             raise ConnectError("connection", message) from None
 
     def fetch_worker_health(self) -> WorkerHealth | None:
-        """The worker's own `GET /health` (Kafka 3.9+); None where Connect has none (404), asked once."""
-        if not self._has_health_endpoint:
+        """The worker's own `GET /health` (Kafka 3.9+, KIP-1017); None where Connect has none.
+
+        A 404 there means "no such endpoint" only on Connect before 3.9, which `GET /` tells (its "version");
+        on 3.9+, or while `GET /` does not answer either, it means the worker is still starting: a 404 never
+        switches the check off. Before 3.9, /health (and the version) is asked again every
+        HEALTH_RECHECK_SECONDS, so a sidecar notices when its Connect container is replaced by a newer one."""
+        now = self._clock()
+        if now < self._skip_health_until:
             return None
         try:
             with self._call("GET", "/health") as response:
-                if response.status_code == 404:
-                    self._has_health_endpoint = False
-                    return None
-                doc = json.loads(response.raw.read(64 * 1024, decode_content=True))
+                status = response.status_code
+                body = b"" if status == 404 else response.raw.read(64 * 1024, decode_content=True)
         except ConnectError as error:
             return WorkerHealth("unresponsive", error.message)
         except Exception as error:  # a garbled /health says nothing good about the worker
             return WorkerHealth("unresponsive", f"GET /health: unreadable answer ({type(error).__name__})")
-        if not isinstance(doc, dict) or not isinstance(doc.get("status"), str):
-            return WorkerHealth("unresponsive", f"GET /health: HTTP {response.status_code} without a status")
-        message = doc.get("message") if isinstance(doc.get("message"), str) else ""
-        if response.status_code == 200 and doc["status"] == "healthy":
-            return WorkerHealth("healthy", message)
-        return WorkerHealth(doc["status"], message)
+        if status != 404:
+            return _worker_health(status, body)
+        version = self._connect_version()
+        if version is None:
+            return WorkerHealth("starting", "GET /health: HTTP 404 and GET / does not answer yet: Connect is starting")
+        if version < HEALTH_ENDPOINT_SINCE:
+            self._skip_health_until = now + HEALTH_RECHECK_SECONDS
+            return None
+        text = ".".join(map(str, version))
+        return WorkerHealth("starting", f"GET /health: HTTP 404 from Connect {text}: the worker is still starting")
+
+    def _connect_version(self) -> tuple[int, int] | None:
+        """(major, minor) from `GET /`; None while it does not answer; (0, 0) when it answers without a
+        version we can read (treated as a Connect without /health)."""
+        try:
+            doc = self._get_json("/")
+        except ConnectError:
+            return None
+        version = doc.get("version") if isinstance(doc, dict) else None
+        match = re.match(r"(\d+)\.(\d+)", version) if isinstance(version, str) else None
+        return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
     def restart_failed(self, connector: str, failed_task_ids: list[int]) -> None:
         """Restart a connector's FAILED instances: one call on Kafka 3.0+ (KIP-745); before that, Connect
@@ -247,6 +280,21 @@ def _shut(response: requests.Response, expired: threading.Event) -> None:
         # socket.socket's own shutdown, also for a TLS socket: no TLS close_notify exchange to wait for.
         with contextlib.suppress(OSError):
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _worker_health(status: int, body: bytes) -> WorkerHealth:
+    """A `/health` answer other than 404: healthy only when it is a 2xx AND says "healthy"."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return WorkerHealth("unresponsive", f"GET /health: HTTP {status}, unreadable answer")
+    if not isinstance(doc, dict) or not isinstance(doc.get("status"), str):
+        return WorkerHealth("unresponsive", f"GET /health: HTTP {status} without a status")
+    state = doc["status"]
+    message = doc["message"] if isinstance(doc.get("message"), str) else ""
+    if not 200 <= status < 300 and state == "healthy":
+        return WorkerHealth("unhealthy", f"GET /health: HTTP {status} although the body says healthy: {message}")
+    return WorkerHealth(state, message)
 
 
 def _cause(error: BaseException) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 # Connect's AbstractStatus.State values; STOPPED exists since Kafka 3.5 and applies to connectors only.
 STATES = ("FAILED", "PAUSED", "UNASSIGNED", "RUNNING", "RESTARTING", "STOPPED")
@@ -46,13 +46,3 @@ class RestartStatus:
     attempts: int
     next_restart: str | None  # ISO 8601 UTC; None once exhausted
     exhausted: bool
-
-
-def without_traces(connectors: tuple[ConnectorStatus, ...]) -> tuple[ConnectorStatus, ...]:
-    """The same statuses minus traces, for --hide-traces: what is never shown need not be kept."""
-
-    def bare(connector: ConnectorStatus) -> ConnectorStatus:
-        tasks = tuple(replace(task, trace=None) if task.trace else task for task in connector.tasks)
-        return replace(connector, trace=None, tasks=tasks)
-
-    return tuple(bare(c) if c.trace or any(t.trace for t in c.tasks) else c for c in connectors)

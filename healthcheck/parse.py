@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 from healthcheck.model import ConnectorStatus, TaskStatus
+from healthcheck.traces import DEFAULT_MAX_TRACE_BYTES, cap_trace
 
 
 class BadResponse(ValueError):
     """Connect answered JSON of a shape we cannot read."""
+
+
+@dataclass(frozen=True, slots=True)
+class TracePolicy:
+    """What parsing keeps of each trace: nothing (--hide-traces) or at most `max_bytes` (--max-trace-bytes).
+    Applied as each status is read, so a trace we would not show is never held past the parse."""
+
+    hide: bool = False
+    max_bytes: int = DEFAULT_MAX_TRACE_BYTES
+
+    def keep(self, trace: str | None) -> str | None:
+        if trace is None or self.hide:
+            return None
+        return cap_trace(trace, self.max_bytes)
+
+    def object_hook(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """For json.loads: apply `keep` to an object's "trace" string the moment the object is decoded."""
+        trace = doc.get("trace")
+        if isinstance(trace, str):
+            doc["trace"] = self.keep(trace)
+        return doc
+
+
+DEFAULT_TRACES = TracePolicy()
 
 
 def _field(doc: dict[str, Any], key: str, kind: type, where: str, optional: bool = False) -> Any:
@@ -21,23 +48,28 @@ def _field(doc: dict[str, Any], key: str, kind: type, where: str, optional: bool
     return value
 
 
+def _shared(text: str) -> str:
+    """One copy of a string that repeats across thousands of statuses (a state, a worker id)."""
+    return sys.intern(text)
+
+
 def _object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadResponse(f"{where}: expected an object, got {type(value).__name__}")
     return value
 
 
-def parse_task(doc: Any, where: str) -> TaskStatus:
+def parse_task(doc: Any, where: str, traces: TracePolicy = DEFAULT_TRACES) -> TaskStatus:
     doc = _object(doc, where)
     return TaskStatus(
         id=_field(doc, "id", int, where),
-        state=_field(doc, "state", str, where).upper(),
-        worker_id=_field(doc, "worker_id", str, where),
-        trace=_field(doc, "trace", str, where, optional=True),
+        state=_shared(_field(doc, "state", str, where).upper()),
+        worker_id=_shared(_field(doc, "worker_id", str, where)),
+        trace=traces.keep(_field(doc, "trace", str, where, optional=True)),
     )
 
 
-def parse_connector_status(doc: Any, name: str) -> ConnectorStatus:
+def parse_connector_status(doc: Any, name: str, traces: TracePolicy = DEFAULT_TRACES) -> ConnectorStatus:
     """One `GET /connectors/<name>/status` body."""
     where = f"status of connector {name!r}"
     doc = _object(doc, where)
@@ -47,19 +79,23 @@ def parse_connector_status(doc: Any, name: str) -> ConnectorStatus:
         raise BadResponse(f"{where}: 'tasks' should be a list, got {type(tasks).__name__}")
     return ConnectorStatus(
         name=name,
-        state=_field(connector, "state", str, where).upper(),
-        worker_id=_field(connector, "worker_id", str, where),
-        trace=_field(connector, "trace", str, where, optional=True),
-        tasks=tuple(parse_task(task, f"{where}, task") for task in tasks),
+        state=_shared(_field(connector, "state", str, where).upper()),
+        worker_id=_shared(_field(connector, "worker_id", str, where)),
+        trace=traces.keep(_field(connector, "trace", str, where, optional=True)),
+        tasks=tuple(parse_task(task, f"{where}, task", traces) for task in tasks),
         type=_field(doc, "type", str, where, optional=True),
     )
 
 
-def parse_expanded(doc: dict[str, Any]) -> tuple[ConnectorStatus, ...]:
-    """A `GET /connectors?expand=status` body: {name: {"status": {...}}, ...}."""
-    return tuple(
-        parse_connector_status(_object(entry, f"connector {name!r}").get("status"), name) for name, entry in doc.items()
-    )
+def parse_expanded(doc: dict[str, Any], traces: TracePolicy = DEFAULT_TRACES) -> tuple[ConnectorStatus, ...]:
+    """A `GET /connectors?expand=status` body: {name: {"status": {...}}, ...}. Consumes `doc`: each entry is
+    dropped once parsed, so the decoded JSON and the typed statuses are never both whole in memory."""
+    parsed = []
+    while doc:
+        name, entry = doc.popitem()  # from the end: Connect's order is restored below
+        parsed.append(parse_connector_status(_object(entry, f"connector {name!r}").get("status"), name, traces))
+    parsed.reverse()
+    return tuple(parsed)
 
 
 def parse_names(doc: list[Any]) -> tuple[str, ...]:

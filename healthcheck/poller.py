@@ -11,8 +11,9 @@ from typing import Protocol
 
 from healthcheck.connect_client import ConnectError
 from healthcheck.history import FailureHistory
+from healthcheck.memory import release_free_memory
 from healthcheck.metrics import PollMetrics
-from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth, without_traces
+from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
 from healthcheck.render import View
 from healthcheck.snapshot import PollError, Snapshot, SnapshotStore, failed_poll, healthy_or_not
 from healthcheck.verdict import Rules, evaluate
@@ -92,12 +93,12 @@ class Poller:
                 listener(snapshot)
             except Exception:  # the snapshot is published; a listener's bug must not end the schedule
                 log.exception("a listener failed on the snapshot of %s", checked_at)
+        release_free_memory()  # the previous snapshot and this poll's temporaries are gone: give their pages back
         return snapshot
 
     def _poll(self, started: float, checked_at: str) -> Snapshot:
+        # Traces were capped, or dropped for --hide-traces, as the client parsed them.
         connectors = self._rules.select(self._client.fetch_statuses())
-        if self._view.hide_traces:
-            connectors = without_traces(connectors)
         worker = self._client.fetch_worker_health()
         # The same pure function the verdict's table and property tests exercise.
         verdict = evaluate(connectors, self._rules, self._history.seen(started, checked_at), worker)

@@ -13,6 +13,9 @@ from healthcheck import responses
 from healthcheck.answers import Answers
 from healthcheck.responses import Answer
 
+# Answered from prebuilt bytes in microseconds: the server may answer them on its event loop (worker.py).
+PATHS = frozenset({"/", "/ping", "/ready"})
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 PING = Answer.json(200, {"status": "UP"})

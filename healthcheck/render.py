@@ -103,9 +103,17 @@ def ready_doc(ready: bool, message: str, checked_at: str | None) -> dict[str, An
     return {"ready": ready, "message": message, "checked_at": checked_at}
 
 
-def connector_summary(connector: ConnectorStatus, verdict: Verdict) -> dict[str, Any]:
-    """One line of `GET /connectors`: states only (no traces), and this connector's own verdict."""
-    failing = [f for f in verdict.failures if f.connector == connector.name]
+def failures_by_connector(verdict: Verdict) -> dict[str, list[Failure]]:
+    """The verdict's failures grouped by connector, in one pass (so /connectors is linear in its size)."""
+    grouped: dict[str, list[Failure]] = {}
+    for failure in verdict.failures:
+        grouped.setdefault(failure.connector, []).append(failure)
+    return grouped
+
+
+def connector_summary(connector: ConnectorStatus, failing: Sequence[Failure]) -> dict[str, Any]:
+    """One line of `GET /connectors`: states only (no traces), and this connector's own verdict from its
+    `failing` entries."""
     return {
         "name": connector.name,
         "type": connector.type,
@@ -118,7 +126,8 @@ def connector_summary(connector: ConnectorStatus, verdict: Verdict) -> dict[str,
 
 
 def connectors_doc(connectors: Sequence[ConnectorStatus], verdict: Verdict, checked_at: str) -> dict[str, Any]:
-    return {"connectors": [connector_summary(c, verdict) for c in connectors], "checked_at": checked_at}
+    grouped = failures_by_connector(verdict)
+    return {"connectors": [connector_summary(c, grouped.get(c.name, ())) for c in connectors], "checked_at": checked_at}
 
 
 def connector_doc(
@@ -129,8 +138,8 @@ def connector_doc(
     restart: RestartStatus | None = None,
 ) -> dict[str, Any]:
     """`GET /connectors/<name>`: this connector's states and failures alone."""
-    failing = [f for f in verdict.failures if f.connector == connector.name]
-    doc = connector_summary(connector, verdict)
+    failing = [f for f in verdict.failures if f.connector == connector.name]  # one connector: one pass
+    doc = connector_summary(connector, failing)
     doc["failures"] = [failure_doc(f, view, restart) for f in failing]
     doc["failure_states"] = list(view.failure_states)
     doc["checked_at"] = checked_at

@@ -41,6 +41,8 @@ def configure_logging(settings: Settings) -> None:
     )
     # APScheduler logs every run at INFO and every skipped run at WARNING; our poller says what matters.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    # Tornado logs each malformed request at INFO: that would be a line per bad client, not per change.
+    logging.getLogger("tornado").setLevel(logging.WARNING)
 
 
 def post_worker_init(worker: Any) -> None:
@@ -61,11 +63,12 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "bind": [settings.bind],
         "workers": settings.workers,
         "threads": settings.threads,
-        # gthread: a probe never waits behind another request, and the poller thread runs beside them.
-        "worker_class": "gthread",
+        # Tornado reads requests without a thread, so idle and slow clients cannot starve probes; probes are
+        # answered on its event loop, the rest in `threads` threads; the poller thread runs beside them.
+        "worker_class": "healthcheck.worker.ProbeWorker",
         "timeout": 30,
         "graceful_timeout": 10,  # SIGTERM: finish in-flight probes, then exit 0
-        "keepalive": 5,
+        "keepalive": 5,  # > 0: keep connections alive (for at most worker.HEADER_DEADLINE idle seconds)
         "accesslog": None,  # no line per probe
         "loglevel": settings.log_level.lower(),
         "proc_name": "kafka-connect-healthcheck",

@@ -17,6 +17,7 @@ from healthcheck.connect_client import ConnectClient, quiet_insecure_warnings
 from healthcheck.consumers import ConsumerRunner, SnapshotConsumer
 from healthcheck.metrics import PollMetrics
 from healthcheck.model import RestartStatus
+from healthcheck.parse import TracePolicy
 from healthcheck.poller import Poller, no_restarts
 from healthcheck.render import View
 from healthcheck.restarter import Restarter, restart_statuses
@@ -61,6 +62,7 @@ def connect_client(settings: Settings, clock: Callable[[], float]) -> ConnectCli
         verify=tls_verify(settings),
         cert=client_cert(settings),
         clock=clock,
+        traces=TracePolicy(hide=settings.hide_traces, max_bytes=settings.max_trace_bytes),
     )
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from healthcheck.traces import MIN_TRACE_BYTES
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -48,6 +50,13 @@ def positive_int(raw: str) -> int:
     value = _whole_number(raw)
     if value is None or value < 1:
         raise ValueError("must be a whole number of at least 1")
+    return value
+
+
+def trace_bytes(raw: str) -> int:
+    value = _whole_number(raw)
+    if value is None or value < MIN_TRACE_BYTES:
+        raise ValueError(f"must be a whole number of bytes, at least {MIN_TRACE_BYTES}")
     return value
 
 

@@ -20,6 +20,7 @@ from healthcheck import __version__
 from healthcheck import setting_types as kinds
 from healthcheck.model import CONTAINERS, STATES
 from healthcheck.setting_types import LOG_LEVELS, BasicAuth
+from healthcheck.traces import DEFAULT_MAX_TRACE_BYTES
 
 PROG = "kafka-connect-healthcheck"
 ENV_PREFIX = "HEALTHCHECK_"
@@ -88,7 +89,7 @@ class Settings:
     )
     request_timeout: float = setting(5.0, kinds.seconds, "seconds allowed for each whole request to Connect")
     workers: int = setting(1, kinds.positive_int, "gunicorn worker processes; each one polls Connect")
-    threads: int = setting(4, kinds.positive_int, "threads per worker process")
+    threads: int = setting(4, kinds.positive_int, "threads per worker process for paths other than the probes")
     max_response_bytes: int = setting(
         64 * 1024 * 1024, kinds.positive_int, "largest Connect response read, in bytes; a larger one is an error"
     )
@@ -115,6 +116,12 @@ class Settings:
         0.0, kinds.non_negative_seconds, "seconds a failure must last before it turns / into 503"
     )
     hide_traces: bool = setting(False, kinds.boolean, "leave Connect's stack traces out of responses")
+    max_trace_bytes: int = setting(
+        DEFAULT_MAX_TRACE_BYTES,
+        kinds.trace_bytes,
+        "longest stack trace kept per failure, in bytes; a longer one keeps its first lines and its last "
+        "'Caused by:' line",
+    )
     auto_restart: bool = setting(False, kinds.boolean, "restart FAILED connectors and tasks through Connect's REST API")
     restart_backoff: float = setting(
         10.0, kinds.seconds, "seconds before the 2nd restart of a connector; doubles each time, max 1 h"

@@ -52,14 +52,14 @@ class FakeConnect:
         *,
         auth: tuple[str, str] | None = None,
         legacy: bool = False,
-        version: str = "4.4.0",
+        version: str | None = None,
         status_version: bool = True,
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.auth = auth
         self.legacy = legacy  # answer like Connect < 2.3: no ?expand, a list of names
-        self.version = version
+        self._version = version
         # Kafka 4.x puts the plugin's "version" in each connector and task status; 3.x leaves it out (False)
         self.status_version = status_version
         self.fault: Fault | None = None
@@ -67,6 +67,7 @@ class FakeConnect:
             200,
             {"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."},
         )
+        self.root_answer: tuple[int, Any] | None = None  # GET / answers this instead (a worker still starting)
         self.vanish_after_listing: set[str] = set()  # legacy: listed, then 404 on their status
         self.heal_on_restart = False  # a restart turns the connector's FAILED parts RUNNING
         self._statuses: dict[str, dict[str, Any]] = {}
@@ -85,6 +86,15 @@ class FakeConnect:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-connect", daemon=True
         )
+
+    @property
+    def version(self) -> str:
+        """What GET / reports: as given, else one that fits `legacy` (before 3.9 there is no /health)."""
+        return self._version or ("2.2.0" if self.legacy else "4.4.0")
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._version = value
 
     # --- lifecycle
 
@@ -163,6 +173,8 @@ class FakeConnect:
         with self._lock:
             statuses = {name: json.loads(json.dumps(doc)) for name, doc in self._statuses.items()}
         if path == "/":
+            if self.root_answer is not None:
+                return self.root_answer
             return 200, {"version": self.version, "commit": "0123456789abcdef", "kafka_cluster_id": "fake-cluster"}
         if path == "/health":  # Kafka 3.9+; a legacy fake has none
             if self.health is None or self.legacy:

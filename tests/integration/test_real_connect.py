@@ -288,6 +288,39 @@ def test_connectors_and_metrics_show_the_real_states(
     assert (metric(text, P + "healthy"), metric(text, P + "up"), metric(text, P + "failures")) == (0, 1, 2)
 
 
+# Near the end: it restarts the shared worker.
+def test_the_workers_own_health_is_still_read_after_the_worker_restarts_under_us(
+    kafka: KafkaStack, connectors: Connectors, healthcheck: Healthcheck
+) -> None:
+    name = connectors.create("ok", sink(kafka, connectors))
+    server = healthcheck("--poll-interval", "0.2")  # polls often enough to catch the worker mid-start
+    seen(server, name, "RUNNING", ["RUNNING"])
+    try:
+        kafka.stop_worker()
+        answer_when(server, lambda r: r.status_code == 503, "the stopped worker to show")
+    finally:
+        if not kafka.is_worker_running():
+            kafka.start_worker()  # returns once the worker's own /health (3.9+) says healthy
+    answer_when(server, healthy, "the restarted worker to be read again")
+    access = AccessLog(kafka)
+    answer_when(
+        server, lambda _: access.requests("GET /connectors?expand=status") >= 10, "ten polls", path="/ping", timeout=30
+    )
+    polls, asked = access.requests("GET /connectors?expand=status"), access.requests("GET /health")
+    starting = "the Connect worker reports itself starting" in server.log()
+    print(
+        f"Kafka {kafka.version}: while the worker started, the harness saw /health answer "
+        f"{sorted(kafka.health_while_starting)}; the healthcheck saw it starting: {starting}; after the restart "
+        f"/health was asked {asked} times in {polls} polls"
+    )
+    if kafka.has_health_endpoint:  # 3.9+: whatever a start answered (404 included), /health is asked each poll
+        assert asked >= polls - 1
+    else:  # before 3.9: no /health; asked again at most every 10 s
+        assert asked <= 1 + polls * 0.2 / 10
+    assert server.get("/").json()["failures"] == []
+    assert server.get("/ready").status_code == 200
+
+
 # Last in the module: it stops and restarts the shared worker.
 def test_the_worker_stopped_is_a_503_at_once_and_started_again_a_200_without_restarting_us(
     kafka: KafkaStack, connectors: Connectors, healthcheck: Healthcheck

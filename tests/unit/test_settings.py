@@ -45,6 +45,7 @@ def test_defaults_when_nothing_is_set() -> None:
     assert settings.exclude_connectors is None
     assert settings.unhealthy_after == 0.0
     assert settings.hide_traces is False
+    assert settings.max_trace_bytes == 2048
     assert settings.auto_restart is False
     assert settings.restart_backoff == 10.0
     assert settings.restart_max_attempts == 5
@@ -81,6 +82,7 @@ SAMPLES: dict[str, tuple[str, Any, str, Any]] = {
     "exclude_connectors": ("tmp-.*", re.compile("tmp-.*"), "test-.*", re.compile("test-.*")),
     "unhealthy_after": ("30", 30.0, "0.5", 0.5),
     "hide_traces": ("false", False, "true", True),
+    "max_trace_bytes": ("4096", 4096, "256", 256),
     "auto_restart": ("no", False, "1", True),
     "restart_backoff": ("2", 2.0, "60", 60.0),
     "restart_max_attempts": ("1", 1, "10", 10),
@@ -210,6 +212,7 @@ BAD_VALUES = [
     pytest.param("workers", "0", "at least 1", id="workers-0"),
     pytest.param("host", "my host", "host name or IP address", id="host-with-space"),
     pytest.param("max_response_bytes", "1e6", "whole number of at least 1", id="response-bytes-not-whole"),
+    pytest.param("max_trace_bytes", "255", "whole number of bytes, at least 256", id="trace-bytes-too-small"),
     pytest.param("connect_insecure", "maybe", "true, false", id="insecure-not-boolean"),
     pytest.param("connect_ca_file", "/nonexistent/ca.pem", "readable file", id="ca-file-missing"),
     pytest.param("include_connectors", "orders-(", "valid regular expression", id="include-bad-regex"),
