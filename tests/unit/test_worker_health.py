@@ -14,7 +14,7 @@ from healthcheck.service import Service
 from tests.conftest import FakeClock
 from tests.fake_connect import FakeConnect
 
-FIXTURES = Path(__file__).parent / "fixtures" / "connect"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "connect"
 HEALTHY = (200, {"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."})
 
 
