@@ -16,6 +16,7 @@ from healthcheck.render import to_json_bytes
 from healthcheck.responses import Answer
 from healthcheck.service import Service
 from healthcheck.settings import Settings
+from healthcheck.status_page import PageContext, StatusPage
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ def create_app(settings: Settings, service: Service | None = None) -> Flask:
     @app.route("/connectors/<path:name>", **read_only)
     def connector(name: str) -> Response:
         return send(service.answers.connector(name, service.clock()))
+
+    status_page = StatusPage(
+        service.store,
+        PageContext(settings.connect_url, settings.connect_worker_id, settings.poll_interval, settings.max_staleness),
+    )
+
+    @app.get("/status")
+    def status() -> Response:
+        return send(status_page.answer(service.clock()))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -16,6 +16,7 @@ from healthcheck.metrics import PollMetrics
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
 from healthcheck.render import View
 from healthcheck.snapshot import PollError, Snapshot, SnapshotStore, failed_poll, healthy_or_not
+from healthcheck.timeline import FailingTimeline
 from healthcheck.verdict import Rules, evaluate
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Poller:
         self._clock = clock
         self._wall_clock = wall_clock
         self._history = FailureHistory()
+        self._timeline = FailingTimeline()  # only the poll thread touches it, like the history
 
     def poll_once(self) -> Snapshot:
         started = self._clock()
@@ -86,6 +88,7 @@ class Poller:
                 taken_at=started,
                 checked_at=checked_at,
                 counters=self._metrics.render(),
+                timeline=self._timeline.record(started, None),
             )
         self._store.publish(snapshot)
         for listener in self._on_publish:
@@ -111,6 +114,7 @@ class Poller:
             checked_at=checked_at,
             worker=worker,
             restarts=self._restarts(),
+            timeline=self._timeline.record(started, len(verdict.failures)),
         )
         # Counted only now that nothing can fail any more: a poll is counted once, as what was published.
         self._metrics.forget_connectors_except({c.name for c in connectors})

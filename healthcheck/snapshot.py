@@ -10,6 +10,7 @@ from healthcheck import render
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
 from healthcheck.render import View
 from healthcheck.responses import Answer
+from healthcheck.timeline import TimelinePoint
 from healthcheck.verdict import Verdict
 
 
@@ -34,6 +35,7 @@ class Snapshot:
     error: PollError | None = None
     worker: WorkerHealth | None = None
     restarts: Mapping[str, RestartStatus] = field(default_factory=dict)  # the actor's state when it was built
+    timeline: tuple[TimelinePoint, ...] = ()  # the last hour of polls, this one included (status page)
     _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -77,6 +79,7 @@ def healthy_or_not(
     counters: bytes = b"",
     worker: WorkerHealth | None = None,
     restarts: Mapping[str, RestartStatus] | None = None,
+    timeline: tuple[TimelinePoint, ...] = (),
 ) -> Snapshot:
     restarts = restarts or {}
     body = render.to_json_bytes(render.health_doc(verdict, view, checked_at, restarts))
@@ -90,10 +93,19 @@ def healthy_or_not(
         verdict=verdict,
         worker=worker,
         restarts=restarts,
+        timeline=timeline,
     )
 
 
-def failed_poll(*, error: PollError, view: View, taken_at: float, checked_at: str, counters: bytes = b"") -> Snapshot:
+def failed_poll(
+    *,
+    error: PollError,
+    view: View,
+    taken_at: float,
+    checked_at: str,
+    counters: bytes = b"",
+    timeline: tuple[TimelinePoint, ...] = (),
+) -> Snapshot:
     return Snapshot(
         taken_at=taken_at,
         checked_at=checked_at,
@@ -101,6 +113,7 @@ def failed_poll(*, error: PollError, view: View, taken_at: float, checked_at: st
         ready=_ready_answer(None, error, checked_at),
         counters=counters,
         error=error,
+        timeline=timeline,
     )
 
 

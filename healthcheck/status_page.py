@@ -1,0 +1,472 @@
+"""`GET /status`: the snapshot as one self-contained HTML page for people, rendered once per snapshot."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from importlib import resources
+from urllib.parse import quote
+
+from healthcheck.model import ConnectorStatus, RestartStatus, TaskStatus
+from healthcheck.render import NO_STATUS_MESSAGE, POLL_ERROR_MESSAGE
+from healthcheck.snapshot import Answer, Snapshot, SnapshotStore
+from healthcheck.timeline import RESOLUTION, WINDOW, TimelinePoint
+from healthcheck.verdict import Failure
+
+SCRIPT = resources.files("healthcheck").joinpath("status_page.js").read_text("utf-8")
+STYLE = resources.files("healthcheck").joinpath("status_page.css").read_text("utf-8")
+
+
+def _sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+# The page is the same bytes for every request of one snapshot, so its one inline script and one inline
+# style are allowed by hash (computed once, here) rather than by a per-request nonce. Nothing else runs:
+# no inline handlers, no eval, no external anything; fetch may only go back to us (the refresh).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        f"script-src {_sha256_source(SCRIPT)}",
+        f"style-src {_sha256_source(STYLE)}",
+        "img-src data:",  # the empty favicon: without it the browser asks for /favicon.ico (a 404)
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Referrer-Policy", "no-referrer"),
+)
+CONTENT_TYPE = "text/html; charset=utf-8"
+
+TRACE_MAX_CHARS = 8 * 1024  # of one trace shown; the whole one is at /connectors/<name>
+TRACES_BUDGET_CHARS = 256 * 1024  # of all traces on one page, so 1,000 failing connectors stay under 1 MB
+CAUSE_MAX_CHARS = 300
+MIN_REFRESH_SECONDS = 1.0  # a 0.2 s poll interval must not make every open page fetch five times a second
+
+
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    """What the page says about this process's setup: fixed for its life."""
+
+    connect_url: str
+    worker_id: str | None  # the monitored worker; None: every worker
+    poll_interval: float
+    max_staleness: float
+
+
+class StatusPage:
+    """The answer to `GET /status`: always 200 (it is a page, not a probe; a proxy may swap a 503's body for
+    its own error page), with the verdict in words and in the title."""
+
+    def __init__(self, store: SnapshotStore, context: PageContext) -> None:
+        self._store = store
+        self._context = context
+        self._no_status = page_answer(render_no_status(context))
+
+    def answer(self, now: float) -> Answer:
+        snapshot = self._store.current()
+        if snapshot is None:
+            return self._no_status
+        stale = now - snapshot.taken_at > self._context.max_staleness
+        # Two variants at most per snapshot: fresh, and stale once the poller stops publishing.
+        return snapshot.memo(("status-page", stale), lambda: page_answer(render(snapshot, self._context, stale)))
+
+
+def page_answer(body: str) -> Answer:
+    return Answer(200, body.encode(), extra_headers=HEADERS, content_type=CONTENT_TYPE)
+
+
+# --- facts derived from the snapshot: each in one place, to swap when the verdict and progress carry them
+
+
+def level_of(snapshot: Snapshot, stale: bool) -> str:
+    """pass, warn or fail. Until the verdict has its own level: failing parts within the threshold warn."""
+    if stale or snapshot.verdict is None:
+        return "fail"
+    if not snapshot.verdict.healthy:
+        return "fail"
+    return "warn" if snapshot.verdict.failures else "pass"
+
+
+def cause_of(failure: Failure) -> str:
+    """The one line that says why: the innermost `Caused by:` of the trace, else its first line, else the
+    state. A stand-in for `Failure.cause` until the verdict carries it."""
+    lines = [line.strip() for line in (failure.trace or "").strip().splitlines() if line.strip()]
+    causes = [line for line in lines if line.startswith("Caused by:")]
+    if causes:
+        cause = causes[-1].removeprefix("Caused by:").strip()
+    else:
+        cause = lines[0] if lines else failure.state
+    return cause if len(cause) <= CAUSE_MAX_CHARS else cause[: CAUSE_MAX_CHARS - 1] + "…"
+
+
+def progress_of(connector: ConnectorStatus) -> str | None:
+    """Lag and last progress in words, where known: None until the progress report rides on the snapshot;
+    the Progress column appears as soon as one connector has a value."""
+    return None
+
+
+# --- formatting
+
+
+def _e(text: object) -> str:
+    """Every string that reaches the page from Connect (or anywhere) goes through here."""
+    return escape(str(text), quote=True)
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def human_duration(seconds: float) -> str:
+    """3 s, 4 min 5 s, 2 h 3 min, 3 d 4 h: two units at most, as a person reads an age."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def _between(start: str | None, end: str) -> float | None:
+    first, last = _parse_iso(start), _parse_iso(end)
+    return None if first is None or last is None else (last - first).total_seconds()
+
+
+def _ticking_age(since: str | None, checked_at: str, prefix: str = "", suffix: str = "") -> str:
+    """An age the script keeps current in the browser; without the script it reads as of the poll."""
+    seconds = _between(since, checked_at)
+    if since is None or seconds is None:
+        return ""
+    return (
+        f'<span class="age" data-since="{_e(since)}" data-prefix="{_e(prefix)}" data-suffix="{_e(suffix)}">'
+        f"{_e(prefix)}{human_duration(seconds)}{_e(suffix)}</span>"
+    )
+
+
+def _time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    parsed = _parse_iso(iso)
+    shown = parsed.strftime("%Y-%m-%d %H:%M:%S UTC") if parsed else iso
+    return f'<time datetime="{_e(iso)}">{_e(shown)}</time>'
+
+
+def _badge(state: str, label: str | None = None, title: str | None = None) -> str:
+    """Color for the eye, the word for everyone: the state is always written out."""
+    css = "".join(c for c in state.lower() if c.isalnum()) or "unknown"
+    title_attr = f' title="{_e(title)}"' if title else ""
+    return f'<span class="badge s-{css}"{title_attr}>{_e(label if label is not None else state)}</span>'
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.3g}%"
+
+
+# --- the page
+
+
+def _document(title: str, level: str, context: PageContext, main: str) -> str:
+    refresh_ms = round(max(context.poll_interval, MIN_REFRESH_SECONDS) * 1000)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n"
+        '<link rel="icon" href="data:,">\n'
+        f"<style>{STYLE}</style>\n</head>\n"
+        f'<body data-refresh-ms="{refresh_ms}">\n'
+        '<header class="top">\n<h1>Kafka Connect health</h1>\n'
+        '<nav aria-label="Machine-readable answers"><a href="/">/ verdict (JSON)</a> '
+        '<a href="/connectors">/connectors</a> <a href="/metrics">/metrics</a></nav>\n'
+        '<p class="filter"><label for="filter">Filter connectors</label> '
+        '<input id="filter" type="search" placeholder="name, type, state or worker" autocomplete="off" '
+        'spellcheck="false"></p>\n'
+        '<p id="refresh-problem" role="status" hidden></p>\n'
+        "</header>\n"
+        f'<main id="main" data-level="{_e(level)}">\n{main}</main>\n'
+        f"<script>{SCRIPT}</script>\n</body>\n</html>\n"
+    )
+
+
+def _facts(rows: Iterable[tuple[str, str]]) -> str:
+    return '<dl class="facts">' + "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows) + "</dl>\n"
+
+
+def _setup_facts(context: PageContext) -> list[tuple[str, str]]:
+    worker = f"<code>{_e(context.worker_id)}</code>" if context.worker_id else "every worker"
+    return [
+        ("Connect", f"<code>{_e(context.connect_url)}</code>"),
+        ("Judging", worker),
+        ("Polling", f"every {context.poll_interval:g} s; stale after {context.max_staleness:g} s"),
+    ]
+
+
+def _verdict_section(level: str, headline: str, detail: str, facts: list[tuple[str, str]]) -> str:
+    return (
+        f'<section class="verdict level-{level}" aria-label="Verdict">\n'
+        f'<p class="headline">{_badge(level, level.upper())} {headline}</p>\n'
+        + (f'<p class="detail">{detail}</p>\n' if detail else "")
+        + _facts(facts)
+        + "</section>\n"
+    )
+
+
+def render_no_status(context: PageContext) -> str:
+    main = _verdict_section(
+        "fail", "No status yet", _e(NO_STATUS_MESSAGE) + " This page refreshes by itself.", _setup_facts(context)
+    )
+    return _document("NO STATUS · Kafka Connect health", "fail", context, main)
+
+
+def render(snapshot: Snapshot, context: PageContext, stale: bool) -> str:
+    level = level_of(snapshot, stale)
+    taken = [
+        (
+            "Checked",
+            f"{_time(snapshot.checked_at)} "
+            f'<span class="age" data-since="{_e(snapshot.checked_at)}" data-suffix=" ago"></span> '
+            f"(the poll took {snapshot.duration * 1000:.0f} ms)",
+        ),
+        *_setup_facts(context),
+    ]
+    if snapshot.worker is not None:
+        taken.append(("Worker health", f"{_badge(snapshot.worker.state)} {_e(snapshot.worker.message)}"))
+    headline, detail, title = _headline(snapshot, context, stale)
+    main = f'<div id="snapshot" data-checked-at="{_e(snapshot.checked_at)}" data-state="{_state(snapshot, stale)}">\n'
+    main += _verdict_section(level, headline, detail, taken)
+    main += _timeline_section(snapshot.timeline, snapshot.taken_at)
+    if snapshot.verdict is not None:
+        main += _connectors_section(snapshot)
+    main += "</div>\n"
+    return _document(f"{title} · Kafka Connect health", level, context, main)
+
+
+def _state(snapshot: Snapshot, stale: bool) -> str:
+    if stale:
+        return "stale"
+    if snapshot.verdict is None:
+        return "poll-error"
+    return "healthy" if snapshot.verdict.healthy else "failing"
+
+
+def _headline(snapshot: Snapshot, context: PageContext, stale: bool) -> tuple[str, str, str]:
+    """(headline, detail, page title) in words."""
+    stale_note = (
+        f"<strong>Stale:</strong> no poll has finished for more than {context.max_staleness:g} s (the poller is "
+        "stuck or stopped), so every answer says unhealthy. What follows is what Connect said then."
+    )
+    if snapshot.error is not None:
+        detail = (
+            f"{_e(POLL_ERROR_MESSAGE)} Reason: <code>{_e(snapshot.error.reason)}</code>: "
+            f'<span class="message">{_e(snapshot.error.message)}</span>'
+        )
+        return "Connect unreachable", (stale_note + " " if stale else "") + detail, "CONNECT UNREACHABLE"
+    verdict = snapshot.verdict
+    assert verdict is not None
+    counted = sum(1 for f in verdict.failures if f.counted)
+    waiting = len(verdict.failures) - counted
+    parts = [
+        f"{counted} of {verdict.considered} considered connectors and tasks failing "
+        f"({_percent(verdict.failure_rate)}; healthy up to {_percent(verdict.failure_threshold)})."
+    ]
+    if waiting:
+        parts.append(f"{waiting} more failing for less than the unhealthy-after time: listed, not yet counted.")
+    if verdict.worker is not None:
+        parts.append(
+            f"The Connect worker reports itself <strong>{_e(verdict.worker.state)}</strong>: "
+            f"{_e(verdict.worker.message)}"
+        )
+    if stale:
+        parts.insert(0, stale_note)
+        return "Stale", " ".join(parts), "STALE"
+    if verdict.healthy:
+        return "Healthy", " ".join(parts), "HEALTHY" if not verdict.failures else "HEALTHY, WITH FAILURES"
+    return "Unhealthy", " ".join(parts), f"UNHEALTHY ({len(verdict.failures)} failing)"
+
+
+# --- the timeline: failing count per poll over the last hour, as inline SVG
+
+TIMELINE_WIDTH = math.ceil(WINDOW / RESOLUTION)  # one unit per point
+TIMELINE_HEIGHT = 40
+
+
+def _timeline_section(points: tuple[TimelinePoint, ...], now: float) -> str:
+    polls = sum(p.polls for p in points)
+    errors = sum(p.poll_errors for p in points)
+    worst = max((p.failing for p in points), default=0)
+    with_failures = sum(p.polls for p in points if p.failing)
+    span = human_duration(now - points[0].at + RESOLUTION) if points else "0 s"
+    summary = (
+        f"{polls} polls in the last {span}: {with_failures} with failures (at most {worst} failing at once), "
+        f"{errors} that could not read Connect."
+    )
+    scale = TIMELINE_HEIGHT / max(worst, 1)
+    bars: list[str] = []
+    for point in points:
+        x = TIMELINE_WIDTH - (now - point.at) / RESOLUTION - 1
+        ago = human_duration(now - point.at)
+        if point.poll_errors:
+            bars.append(
+                f'<rect class="poll-error" x="{x:.1f}" y="0" width="1" height="{TIMELINE_HEIGHT}">'
+                f"<title>{ago} ago: {point.poll_errors} poll(s) could not read Connect</title></rect>"
+            )
+        if point.failing:
+            height = point.failing * scale
+            bars.append(
+                f'<rect class="failing" x="{x:.1f}" y="{TIMELINE_HEIGHT - height:.1f}" width="1" '
+                f'height="{height:.1f}"><title>{ago} ago: {point.failing} failing</title></rect>'
+            )
+    return (
+        '<section class="timeline" aria-labelledby="timeline-title">\n'
+        '<h2 id="timeline-title">Last hour</h2>\n'
+        f'<svg viewBox="0 0 {TIMELINE_WIDTH} {TIMELINE_HEIGHT}" preserveAspectRatio="none" role="img" '
+        f'aria-label="{_e(summary)}">'
+        f'<rect class="ground" x="0" y="0" width="{TIMELINE_WIDTH}" height="{TIMELINE_HEIGHT}"></rect>'
+        + "".join(bars)
+        + "</svg>\n"
+        f'<p class="axis"><span>1 h ago</span><span>most failing: {worst}</span><span>now</span></p>\n'
+        f'<p class="summary">{_e(summary)} '
+        f'<span class="key key-failing">failing</span> <span class="key key-error">poll error</span></p>\n'
+        "</section>\n"
+    )
+
+
+# --- connectors
+
+
+def _connectors_section(snapshot: Snapshot) -> str:
+    verdict = snapshot.verdict
+    assert verdict is not None
+    failures: dict[str, list[Failure]] = {}
+    for failure in verdict.failures:
+        failures.setdefault(failure.connector, []).append(failure)
+    ordered = sorted(snapshot.connectors, key=lambda c: (c.name not in failures, c.name))
+    progress = {c.name: progress_of(c) for c in ordered}
+    with_progress = any(value is not None for value in progress.values())
+    budget = [TRACES_BUDGET_CHARS]
+    rows = "".join(
+        _connector_rows(
+            c,
+            failures.get(c.name, []),
+            snapshot.restarts.get(c.name),
+            snapshot.checked_at,
+            progress[c.name] if with_progress else None,
+            with_progress,
+            budget,
+        )
+        for c in ordered
+    )
+    header = "<th>Connector</th><th>State</th><th>Tasks</th><th>Failing</th><th>Auto-restart</th>"
+    if with_progress:
+        header += "<th>Progress</th>"
+    failing = len(failures)
+    return (
+        '<section class="connectors" aria-labelledby="connectors-title">\n'
+        f'<h2 id="connectors-title">Connectors <small>{len(ordered)} shown, {failing} with failures; '
+        '<span id="match-count"></span></small></h2>\n'
+        f'<table>\n<thead><tr>{header}</tr></thead>\n{rows}</table>\n'
+        + ("<p>No connectors (after the include/exclude filters).</p>\n" if not ordered else "")
+        + '<p id="no-match" hidden>No connector matches the filter.</p>\n'
+        "</section>\n"
+    )
+
+
+def _task_badges(tasks: tuple[TaskStatus, ...]) -> str:
+    if not tasks:
+        return '<span class="none">no tasks</span>'
+    return " ".join(_badge(t.state, f"{t.id} {t.state}", f"task {t.id} on {t.worker_id}") for t in tasks)
+
+
+def _restart_cell(restart: RestartStatus | None) -> str:
+    if restart is None:
+        return ""
+    if restart.exhausted:
+        return f"gave up after {restart.attempts} attempt{'s' if restart.attempts != 1 else ''}"
+    return f"{restart.attempts} attempt{'s' if restart.attempts != 1 else ''}; next {_time(restart.next_restart)}"
+
+
+def _connector_rows(
+    connector: ConnectorStatus,
+    failures: list[Failure],
+    restart: RestartStatus | None,
+    checked_at: str,
+    progress: str | None,
+    with_progress: bool,
+    budget: list[int],
+) -> str:
+    searchable = " ".join(
+        [connector.name, connector.type or "", connector.state, connector.worker_id]
+        + [t.state for t in connector.tasks]
+        + (["failing"] if failures else [])
+    ).lower()
+    since = min((f.since for f in failures if f.since), default=None)
+    failing_cell = _ticking_age(since, checked_at, "for ") if failures else ""
+    cells = (
+        f'<td><span class="name">{_e(connector.name)}</span> <small>{_e(connector.type or "")}</small>'
+        f'<br><small class="worker">{_e(connector.worker_id)}</small></td>'
+        f"<td>{_badge(connector.state)}</td>"
+        f"<td>{_task_badges(connector.tasks)}</td>"
+        f"<td>{failing_cell}</td>"
+        f"<td>{_restart_cell(restart)}</td>"
+    )
+    if with_progress:
+        cells += f"<td>{_e(progress or '')}</td>"
+    css = "connector failing" if failures else "connector"
+    html = f'<tbody class="{css}" data-filter="{_e(searchable)}"><tr>{cells}</tr>'
+    if failures:
+        items = "".join(_failure_item(f, checked_at, budget) for f in failures)
+        columns = 6 if with_progress else 5
+        html += f'<tr class="detail"><td colspan="{columns}"><ul class="failures">{items}</ul></td></tr>'
+    return html + "</tbody>\n"
+
+
+def _failure_item(failure: Failure, checked_at: str, budget: list[int]) -> str:
+    what = "connector" if failure.task_id is None else f"task {failure.task_id}"
+    counted = "" if failure.counted else ' <span class="not-counted">(not counted yet)</span>'
+    since = ""
+    if failure.since:
+        since = f" since {_time(failure.since)} {_ticking_age(failure.since, checked_at, '(for ', ')')}"
+    line = (
+        f"<li>{_badge(failure.state)} <strong>{what}</strong> on <code>{_e(failure.worker_id)}</code>{since}{counted}"
+        f'<br><span class="cause">{_e(cause_of(failure))}</span>'
+    )
+    return line + _trace(failure, budget) + "</li>"
+
+
+def _trace(failure: Failure, budget: list[int]) -> str:
+    """The trace folded away, cut to TRACE_MAX_CHARS, and left out once the page's budget is spent."""
+    if not failure.trace:
+        return ""
+    key = f"{'' if failure.task_id is None else failure.task_id}|{failure.connector}"  # task id first: unambiguous
+    link = f'<a href="/connectors/{_e(quote(failure.connector, safe=""))}">/connectors/{_e(failure.connector)}</a>'
+    if budget[0] <= 0:
+        return f'<p class="trace-omitted">Trace left out to keep this page small: see {link}.</p>'
+    trace = failure.trace
+    note = ""
+    if len(trace) > TRACE_MAX_CHARS:
+        trace = trace[:TRACE_MAX_CHARS]
+        note = f'<p class="trace-omitted">Trace cut at {TRACE_MAX_CHARS} characters: the whole one is at {link}.</p>'
+    budget[0] -= len(trace)
+    return (
+        f'<details data-key="{_e(key)}"><summary>Stack trace</summary>'
+        f"<pre>{_e(trace)}</pre>{note}</details>"
+    )

@@ -1,0 +1,195 @@
+"""`GET /status` through the app: what the page says in each state, its escaping, its headers, its size."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable
+
+from flask.testing import FlaskClient
+
+from healthcheck.app import create_app
+from healthcheck.service import Service
+from healthcheck.settings import Settings
+from healthcheck.status_page import TRACE_MAX_CHARS, PageContext, StatusPage
+from healthcheck.timeline import RESOLUTION, WINDOW, FailingTimeline
+from tests.conftest import FakeClock
+from tests.fake_connect import FakeConnect, Fault, task
+
+TRACE = (
+    "org.apache.kafka.connect.errors.ConnectException: Exiting WorkerSinkTask due to unrecoverable exception.\n"
+    "\tat org.apache.kafka.connect.runtime.WorkerSinkTask.deliverMessages(WorkerSinkTask.java:636)\n"
+    "Caused by: org.apache.kafka.connect.errors.DataException: Converting byte[] to Kafka Connect data failed\n"
+    "\tat org.apache.kafka.connect.json.JsonConverter.toConnectData(JsonConverter.java:333)\n"
+    "Caused by: org.apache.kafka.common.errors.SerializationException: Unrecognized token 'hello'\n"
+    "\t... 13 more\n"
+)
+HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>', "a&b'c")
+
+
+def page(client: FlaskClient) -> str:
+    response = client.get("/status")
+    assert response.status_code == 200
+    assert response.content_type == "text/html; charset=utf-8"
+    return response.get_data(as_text=True)
+
+
+def state_of(body: str) -> str:
+    match = re.search(r'id="snapshot" data-checked-at="[^"]*" data-state="([a-z-]+)"', body)
+    assert match, "the page has no snapshot"
+    return match.group(1)
+
+
+def names_in_order(body: str) -> list[str]:
+    return re.findall(r'<span class="name">([^<]*)</span>', body)
+
+
+def test_before_the_first_poll_the_page_says_so(client: FlaskClient) -> None:
+    body = page(client)
+    assert "No status yet" in body and "NO STATUS" in body
+    assert 'id="snapshot"' not in body
+
+
+def test_healthy(connect: FakeConnect, service: Service, client: FlaskClient) -> None:
+    connect.set_connector("orders-sink", tasks=[task(0), task(1)])
+    service.poller.poll_once()
+    body = page(client)
+    assert state_of(body) == "healthy"
+    assert "<title>HEALTHY · Kafka Connect health</title>" in body
+    assert "0 of 3 considered connectors and tasks failing" in body
+    assert names_in_order(body) == ["orders-sink"]
+    # the state as a word on every badge, not only a color
+    assert '<span class="badge s-running" title="task 1 on 127.0.0.1:8083">1 RUNNING</span>' in body
+    assert f"<code>{connect.url}</code>" in body and "every worker" in body
+    for link in ('href="/"', 'href="/connectors"', 'href="/metrics"'):
+        assert link in body
+
+
+def test_failing_connectors_come_first_with_cause_and_folded_trace(
+    connect: FakeConnect, settings: Settings, make_service: Callable[..., Service]
+) -> None:
+    service = make_service(settings, auto_restart=True, restart_max_attempts=3)
+    client = create_app(service.settings, service).test_client()
+    connect.set_connector("a-fine")
+    connect.set_connector("z-broken", tasks=[task(0), task(1, "FAILED", trace=TRACE)])
+    service.poller.poll_once()
+    body = page(client)
+    assert state_of(body) == "failing"
+    assert "UNHEALTHY (1 failing)" in body
+    assert names_in_order(body) == ["z-broken", "a-fine"]
+    # the innermost cause, in one line
+    assert '<span class="cause">org.apache.kafka.common.errors.SerializationException: Unrecognized token' in body
+    assert '<details data-key="1|z-broken"><summary>Stack trace</summary><pre>org.apache.kafka' in body
+    assert "<details open" not in body
+    assert "1 attempt; next <time" in body  # auto-restart restarted it once
+
+
+def test_a_failure_without_trace_shows_its_state_as_cause(connect: FakeConnect, service: Service, client) -> None:
+    connect.set_connector("bare", state="FAILED", tasks=[])
+    service.poller.poll_once()
+    body = page(client)
+    assert '<span class="cause">FAILED</span>' in body and "<details" not in body
+
+
+def test_poll_error_says_connect_is_unreachable(connect: FakeConnect, service: Service, client) -> None:
+    with connect.faulty(Fault(status=500)):
+        service.poller.poll_once()
+    body = page(client)
+    assert state_of(body) == "poll-error"
+    assert "CONNECT UNREACHABLE" in body and "<code>http_status</code>" in body and "HTTP 500" in body
+    assert "1 polls in the last 5 s: 0 with failures (at most 0 failing at once), 1 that could not read" in body
+
+
+def test_stale_when_the_poller_stops(connect: FakeConnect, service: Service, client, clock: FakeClock) -> None:
+    connect.set_connector("orders-sink")
+    service.poller.poll_once()
+    fresh = page(client)
+    clock.advance(service.settings.max_staleness + 1)
+    stale = page(client)
+    assert state_of(fresh) == "healthy" and state_of(stale) == "stale"
+    assert "<title>STALE · Kafka Connect health</title>" in stale
+    assert "orders-sink" in stale  # what Connect said then stays readable
+
+
+def test_every_string_from_connect_is_escaped(connect: FakeConnect, service: Service, client) -> None:
+    for name in HOSTILE:
+        connect.set_connector(name, tasks=[task(0, "FAILED", worker_id=name, trace=f"{name}\nCaused by: {name}")])
+    service.poller.poll_once()
+    body = page(client)
+    for name in HOSTILE:
+        assert name not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in body
+    assert body.count("<script") == 1  # ours
+    assert "<img" not in body
+
+
+def test_the_policy_allows_exactly_the_inline_script_and_style(connect: FakeConnect, service: Service, client) -> None:
+    connect.set_connector("orders-sink")
+    service.poller.poll_once()
+    response = client.get("/status")
+    body = response.get_data(as_text=True)
+    policy = response.headers["Content-Security-Policy"]
+    assert "unsafe" not in policy and "default-src 'none'" in policy and "connect-src 'self'" in policy
+    for tag, directive in (("script", "script-src"), ("style", "style-src")):
+        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", body, re.S)
+        assert len(blocks) == 1
+        digest = base64.b64encode(hashlib.sha256(blocks[0].encode()).digest()).decode()
+        assert f"{directive} 'sha256-{digest}'" in policy
+    assert client.head("/status").headers["Content-Length"] == str(len(response.data))
+
+
+def test_the_page_is_rendered_once_per_snapshot(connect: FakeConnect, service: Service, clock: FakeClock) -> None:
+    status_page = StatusPage(service.store, PageContext("http://connect:8083", None, 5.0, 15.0))
+    connect.set_connector("orders-sink")
+    service.poller.poll_once()
+    first = status_page.answer(clock())
+    assert status_page.answer(clock()) is first  # the same bytes object: nothing rendered per request
+    clock.advance(1)
+    service.poller.poll_once()
+    assert status_page.answer(clock()) is not first
+
+
+def test_a_thousand_connectors_stay_under_one_megabyte(connect: FakeConnect, service: Service, client) -> None:
+    long_trace = TRACE + "\tat org.example.Deep.frame(Deep.java:1)\n" * 400  # ~16 KB, as real traces run
+    for i in range(1000):
+        tasks = [task(0, "FAILED", trace=long_trace), task(1), task(2)] if i % 10 == 0 else [task(0), task(1)]
+        connect.set_connector(f"connector-{i:04d}", tasks=tasks)
+    service.poller.poll_once()
+    body = page(client)
+    assert len(body.encode()) < 1024 * 1024, len(body.encode())
+    assert len(names_in_order(body)) == 1000
+    assert body.count("<details") == 100 or "Trace left out to keep this page small" in body
+    assert f"Trace cut at {TRACE_MAX_CHARS} characters" in body
+
+
+def test_the_timeline_counts_failures_per_poll(connect: FakeConnect, service: Service, client, clock) -> None:
+    connect.set_connector("orders-sink")
+    for failing in (0, 2, 1, 0):
+        connect.set_connector("orders-sink", tasks=[task(i, "FAILED") for i in range(failing)] or [task(0)])
+        service.poller.poll_once()
+        clock.advance(RESOLUTION)
+    body = page(client)
+    assert body.count('<rect class="failing"') == 2
+    assert "<title>10 s ago: 2 failing</title>" in body and "<title>5 s ago: 1 failing</title>" in body
+    assert "4 polls in the last 20 s: 2 with failures (at most 2 failing at once)" in body
+
+
+def test_the_timeline_is_bounded_to_the_last_hour() -> None:
+    timeline = FailingTimeline()
+    points = ()
+    for second in range(2 * int(WINDOW)):  # two hours of polls, one a second
+        points = timeline.record(float(second), 4 if second % 5 == 3 else 0)  # one poll of five fails
+    assert len(points) == int(WINDOW / RESOLUTION) + 1
+    assert points[-1].at - points[0].at <= WINDOW
+    assert all(p.polls == RESOLUTION and p.failing == 4 for p in points[1:-1])  # a spike is never averaged away
+
+
+def test_the_timeline_keeps_poll_errors_apart() -> None:
+    timeline = FailingTimeline(resolution=5.0)
+    timeline.record(0.0, 3)
+    points = timeline.record(1.0, None)
+    assert [(p.failing, p.polls, p.poll_errors) for p in points] == [(3, 2, 1)]
+    points = timeline.record(5.0, None)
+    assert [(p.failing, p.polls, p.poll_errors) for p in points] == [(3, 2, 1), (0, 1, 1)]
