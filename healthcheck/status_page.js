@@ -38,7 +38,7 @@
     var rows = document.querySelectorAll("tbody.connector");
     var shown = 0;
     rows.forEach(function (row) {
-      var text = row.dataset.filter || "";
+      var text = row.textContent.toLowerCase(); // name, type, worker, states, causes: what the row says
       var match = words.every(function (word) {
         return text.indexOf(word) !== -1;
       });

@@ -12,11 +12,11 @@ from html import escape
 from importlib import resources
 from urllib.parse import quote
 
-from healthcheck.model import ConnectorStatus, RestartStatus, TaskStatus
+from healthcheck.model import ConnectorStatus, RestartStatus
 from healthcheck.render import NO_STATUS_MESSAGE, POLL_ERROR_MESSAGE
 from healthcheck.snapshot import Answer, Snapshot, SnapshotStore
 from healthcheck.timeline import RESOLUTION, WINDOW, TimelinePoint
-from healthcheck.verdict import Failure
+from healthcheck.verdict import Failure, FailureKey
 
 SCRIPT = resources.files("healthcheck").joinpath("status_page.js").read_text("utf-8")
 STYLE = resources.files("healthcheck").joinpath("status_page.css").read_text("utf-8")
@@ -47,8 +47,8 @@ HEADERS = (
 )
 CONTENT_TYPE = "text/html; charset=utf-8"
 
+PAGE_LIMIT_BYTES = 1_000_000  # failure details fill what the rows leave: 1,000 connectors stay under 1 MB
 TRACE_MAX_CHARS = 8 * 1024  # of one trace shown; the whole one is at /connectors/<name>
-TRACES_BUDGET_CHARS = 256 * 1024  # of all traces on one page, so 1,000 failing connectors stay under 1 MB
 CAUSE_MAX_CHARS = 300
 MIN_REFRESH_SECONDS = 1.0  # a 0.2 s poll interval must not make every open page fetch five times a second
 
@@ -102,10 +102,7 @@ def cause_of(failure: Failure) -> str:
     state. A stand-in for `Failure.cause` until the verdict carries it."""
     lines = [line.strip() for line in (failure.trace or "").strip().splitlines() if line.strip()]
     causes = [line for line in lines if line.startswith("Caused by:")]
-    if causes:
-        cause = causes[-1].removeprefix("Caused by:").strip()
-    else:
-        cause = lines[0] if lines else failure.state
+    cause = causes[-1].removeprefix("Caused by:").strip() if causes else (lines[0] if lines else failure.state)
     return cause if len(cause) <= CAUSE_MAX_CHARS else cause[: CAUSE_MAX_CHARS - 1] + "…"
 
 
@@ -254,10 +251,13 @@ def render(snapshot: Snapshot, context: PageContext, stale: bool) -> str:
     main = f'<div id="snapshot" data-checked-at="{_e(snapshot.checked_at)}" data-state="{_state(snapshot, stale)}">\n'
     main += _verdict_section(level, headline, detail, taken)
     main += _timeline_section(snapshot.timeline, snapshot.taken_at)
+    title = f"{title} · Kafka Connect health"
     if snapshot.verdict is not None:
-        main += _connectors_section(snapshot)
+        # what the connectors may take: the rest of the page is known now
+        room = PAGE_LIMIT_BYTES - len(_document(title, level, context, main + "</div>\n").encode())
+        main += _connectors_section(snapshot, room)
     main += "</div>\n"
-    return _document(f"{title} · Kafka Connect health", level, context, main)
+    return _document(title, level, context, main)
 
 
 def _state(snapshot: Snapshot, stale: bool) -> str:
@@ -353,7 +353,10 @@ def _timeline_section(points: tuple[TimelinePoint, ...], now: float) -> str:
 # --- connectors
 
 
-def _connectors_section(snapshot: Snapshot) -> str:
+def _connectors_section(snapshot: Snapshot, room: int) -> str:
+    """Every connector's row, failing ones first; then, within `room` bytes, the failure details: first
+    every cause line, then traces, in the same order. What does not fit links to the connector's JSON, so
+    even a cluster failing whole (when this page matters most) stays under the limit."""
     verdict = snapshot.verdict
     assert verdict is not None
     failures: dict[str, list[Failure]] = {}
@@ -361,112 +364,142 @@ def _connectors_section(snapshot: Snapshot) -> str:
         failures.setdefault(failure.connector, []).append(failure)
     ordered = sorted(snapshot.connectors, key=lambda c: (c.name not in failures, c.name))
     progress = {c.name: progress_of(c) for c in ordered}
-    with_progress = any(value is not None for value in progress.values())
-    budget = [TRACES_BUDGET_CHARS]
-    rows = "".join(
-        _connector_rows(
-            c,
-            failures.get(c.name, []),
-            snapshot.restarts.get(c.name),
-            snapshot.checked_at,
-            progress[c.name] if with_progress else None,
-            with_progress,
-            budget,
-        )
+    columns = ["Connector", "State", "Tasks", "Failing", "Auto-restart"]
+    if any(value is not None for value in progress.values()):
+        columns.append("Progress")
+    rows = [
+        _connector_row(c, failures.get(c.name, []), snapshot.restarts.get(c.name), snapshot.checked_at, progress)
         for c in ordered
+    ]
+    rows = [
+        f'<tbody class="connector{" failing" if c.name in failures else ""}">{row}'
+        for c, row in zip(ordered, rows, strict=True)
+    ]
+    room -= sum(len(row.encode()) + len("</tbody>\n") for row in rows) + 1000  # 1000: the section's own markup
+    # each failing connector's detail row at its largest, without the parts that must fit in what is left
+    room -= sum(
+        len(_details(name, fs, {}, {}, len(columns)).encode()) + len('<ul class="failures"></ul>') + 9 * len(fs)
+        for name, fs in failures.items()
     )
-    header = "<th>Connector</th><th>State</th><th>Tasks</th><th>Failing</th><th>Auto-restart</th>"
-    if with_progress:
-        header += "<th>Progress</th>"
-    failing = len(failures)
+    worker_of = {c.name: c.worker_id for c in ordered}
+    in_order = sorted(verdict.failures, key=lambda f: (f.connector, f.task_id is not None, f.task_id or 0))
+    causes: dict[FailureKey, str] = {}
+    traces: dict[FailureKey, str] = {}
+    for parts, render_part in ((causes, _cause_line), (traces, _trace)):
+        for failure in in_order:
+            if parts is traces and failure.key not in causes:
+                continue
+            part = render_part(failure, worker_of.get(failure.connector, ""))
+            size = len(part.encode())
+            if size <= room:
+                parts[failure.key] = part
+                room -= size
+    body = []
+    for connector, row in zip(ordered, rows, strict=True):
+        body.append(row)
+        if connector.name in failures:
+            body.append(_details(connector.name, failures[connector.name], causes, traces, len(columns)))
+        body.append("</tbody>\n")
+    header = "".join(f"<th>{column}</th>" for column in columns)
     return (
         '<section class="connectors" aria-labelledby="connectors-title">\n'
-        f'<h2 id="connectors-title">Connectors <small>{len(ordered)} shown, {failing} with failures; '
+        f'<h2 id="connectors-title">Connectors <small>{len(ordered)} shown, {len(failures)} with failures; '
         '<span id="match-count"></span></small></h2>\n'
-        f'<table>\n<thead><tr>{header}</tr></thead>\n{rows}</table>\n'
+        f"<table>\n<thead><tr>{header}</tr></thead>\n{''.join(body)}</table>\n"
         + ("<p>No connectors (after the include/exclude filters).</p>\n" if not ordered else "")
         + '<p id="no-match" hidden>No connector matches the filter.</p>\n'
         "</section>\n"
     )
 
 
-def _task_badges(tasks: tuple[TaskStatus, ...]) -> str:
-    if not tasks:
+def _task_badges(connector: ConnectorStatus) -> str:
+    if not connector.tasks:
         return '<span class="none">no tasks</span>'
-    return " ".join(_badge(t.state, f"{t.id} {t.state}", f"task {t.id} on {t.worker_id}") for t in tasks)
+    return " ".join(
+        # the worker only where it differs from the connector's: 1,000 connectors x tasks add up
+        _badge(t.state, f"{t.id} {t.state}", None if t.worker_id == connector.worker_id else f"on {t.worker_id}")
+        for t in connector.tasks
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _restart_cell(restart: RestartStatus | None) -> str:
     if restart is None:
         return ""
     if restart.exhausted:
-        return f"gave up after {restart.attempts} attempt{'s' if restart.attempts != 1 else ''}"
-    return f"{restart.attempts} attempt{'s' if restart.attempts != 1 else ''}; next {_time(restart.next_restart)}"
+        return f"gave up after {_plural(restart.attempts, 'attempt')}"
+    return f"{_plural(restart.attempts, 'attempt')}; next {_time(restart.next_restart)}"
 
 
-def _connector_rows(
+def _connector_href(name: str) -> str:
+    return "/connectors/" + _e(quote(name, safe=""))
+
+
+def _connector_row(
     connector: ConnectorStatus,
     failures: list[Failure],
     restart: RestartStatus | None,
     checked_at: str,
-    progress: str | None,
-    with_progress: bool,
-    budget: list[int],
+    progress: dict[str, str | None],
 ) -> str:
-    searchable = " ".join(
-        [connector.name, connector.type or "", connector.state, connector.worker_id]
-        + [t.state for t in connector.tasks]
-        + (["failing"] if failures else [])
-    ).lower()
     since = min((f.since for f in failures if f.since), default=None)
-    failing_cell = _ticking_age(since, checked_at, "for ") if failures else ""
     cells = (
-        f'<td><span class="name">{_e(connector.name)}</span> <small>{_e(connector.type or "")}</small>'
-        f'<br><small class="worker">{_e(connector.worker_id)}</small></td>'
+        f'<td><a class="name" href="{_connector_href(connector.name)}">{_e(connector.name)}</a> '
+        f'<small>{_e(connector.type or "")}</small><br><small class="worker">{_e(connector.worker_id)}</small></td>'
         f"<td>{_badge(connector.state)}</td>"
-        f"<td>{_task_badges(connector.tasks)}</td>"
-        f"<td>{failing_cell}</td>"
+        f"<td>{_task_badges(connector)}</td>"
+        f"<td>{_ticking_age(since, checked_at, 'for ') if failures else ''}</td>"
         f"<td>{_restart_cell(restart)}</td>"
     )
-    if with_progress:
-        cells += f"<td>{_e(progress or '')}</td>"
-    css = "connector failing" if failures else "connector"
-    html = f'<tbody class="{css}" data-filter="{_e(searchable)}"><tr>{cells}</tr>'
-    if failures:
-        items = "".join(_failure_item(f, checked_at, budget) for f in failures)
-        columns = 6 if with_progress else 5
-        html += f'<tr class="detail"><td colspan="{columns}"><ul class="failures">{items}</ul></td></tr>'
-    return html + "</tbody>\n"
+    if any(value is not None for value in progress.values()):
+        cells += f"<td>{_e(progress[connector.name] or '')}</td>"
+    return f"<tr>{cells}</tr>"
 
 
-def _failure_item(failure: Failure, checked_at: str, budget: list[int]) -> str:
+def _details(
+    name: str,
+    failures: list[Failure],
+    causes: dict[FailureKey, str],
+    traces: dict[FailureKey, str],
+    columns: int,
+) -> str:
+    items = "".join(f"<li>{causes[f.key]}{traces.get(f.key, '')}</li>" for f in failures if f.key in causes)
+    left_out = sum(1 for f in failures if f.key not in causes or (f.trace and f.key not in traces))
+    note = (
+        f'<p class="left-out">Some details are left out to keep this page small: '
+        f'<a href="{_connector_href(name)}">all of them</a>.</p>'
+        if left_out
+        else ""
+    )
+    inner = (f'<ul class="failures">{items}</ul>' if items else "") + note
+    return f'<tr class="detail"><td colspan="{columns}">{inner}</td></tr>'
+
+
+def _cause_line(failure: Failure, connector_worker: str) -> str:
     what = "connector" if failure.task_id is None else f"task {failure.task_id}"
+    where = "" if failure.worker_id == connector_worker else f" on <code>{_e(failure.worker_id)}</code>"
     counted = "" if failure.counted else ' <span class="not-counted">(not counted yet)</span>'
-    since = ""
-    if failure.since:
-        since = f" since {_time(failure.since)} {_ticking_age(failure.since, checked_at, '(for ', ')')}"
-    line = (
-        f"<li>{_badge(failure.state)} <strong>{what}</strong> on <code>{_e(failure.worker_id)}</code>{since}{counted}"
+    since = f" since {_time(failure.since)}" if failure.since else ""
+    return (
+        f"{_badge(failure.state)} <strong>{what}</strong>{where}{since}{counted}"
         f'<br><span class="cause">{_e(cause_of(failure))}</span>'
     )
-    return line + _trace(failure, budget) + "</li>"
 
 
-def _trace(failure: Failure, budget: list[int]) -> str:
-    """The trace folded away, cut to TRACE_MAX_CHARS, and left out once the page's budget is spent."""
+def _trace(failure: Failure, connector_worker: str) -> str:
+    """The trace folded away, cut to TRACE_MAX_CHARS (the whole one is in the connector's JSON)."""
     if not failure.trace:
         return ""
-    key = f"{'' if failure.task_id is None else failure.task_id}|{failure.connector}"  # task id first: unambiguous
-    link = f'<a href="/connectors/{_e(quote(failure.connector, safe=""))}">/connectors/{_e(failure.connector)}</a>'
-    if budget[0] <= 0:
-        return f'<p class="trace-omitted">Trace left out to keep this page small: see {link}.</p>'
     trace = failure.trace
     note = ""
     if len(trace) > TRACE_MAX_CHARS:
         trace = trace[:TRACE_MAX_CHARS]
-        note = f'<p class="trace-omitted">Trace cut at {TRACE_MAX_CHARS} characters: the whole one is at {link}.</p>'
-    budget[0] -= len(trace)
-    return (
-        f'<details data-key="{_e(key)}"><summary>Stack trace</summary>'
-        f"<pre>{_e(trace)}</pre>{note}</details>"
-    )
+        note = (
+            f'<p class="left-out">Trace cut at {TRACE_MAX_CHARS} characters: '
+            f'<a href="{_connector_href(failure.connector)}">the whole one</a>.</p>'
+        )
+    key = f"{'' if failure.task_id is None else failure.task_id}|{failure.connector}"  # task id first: unambiguous
+    return f'<details data-key="{_e(key)}"><summary>Stack trace</summary><pre>{_e(trace)}</pre>{note}</details>'
