@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help venv system-deps lint format test test-fast test-integration test-matrix demo bench soak image test-image clean
+.PHONY: help venv system-deps browser-deps screenshots lint format test test-fast test-integration test-matrix demo bench soak image test-image clean
 
 help:
 	@echo "make demo         start real Kafka + Connect, a healthy and a failing connector, and the healthcheck"
@@ -14,6 +14,7 @@ help:
 	@echo "make test-fast    the tests that need no Java"
 	@echo "make test-matrix  the real-Connect tests against every Kafka version we cover"
 	@echo "make bench        the benchmark (bench/README.md)"
+	@echo "make screenshots  redraw docs/status-page-*.png from the status page in headless Chromium"
 	@echo "make soak         10 minutes of steady probe load: flat memory, zero errors (SOAK_SECONDS to change)"
 	@echo "make image        build the container image with podman (docs/container.md)"
 	@echo "make test-image   lint the Dockerfile, build the image, run its tests in podman"
@@ -34,6 +35,17 @@ system-deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jdk-headless maven; \
 	fi
 
+# Headless Chromium and its driver from Debian packages, for the status page's browser tests
+# (tests/test_status_page_browser.py): the tests start them; nothing downloads a browser.
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing chromium and chromium-driver from Debian packages"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	fi
+
+screenshots: venv browser-deps
+	STATUS_PAGE_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/test_status_page_browser.py -k screenshots
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,10 +54,10 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint system-deps
+test: lint system-deps browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: venv
+test-fast: venv browser-deps
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: venv system-deps

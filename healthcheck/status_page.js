@@ -46,7 +46,7 @@
       if (match) shown += 1;
     });
     var count = document.getElementById("match-count");
-    if (count) count.textContent = words.length ? shown + " match the filter" : "";
+    if (count) count.textContent = words.length ? "; " + shown + " match the filter" : "";
     var none = document.getElementById("no-match");
     if (none) none.hidden = !(words.length && rows.length && shown === 0);
   }
@@ -106,8 +106,16 @@
       });
   }
 
-  var fromLink = new URLSearchParams(window.location.hash.slice(1)).get("filter");
-  if (fromLink) filter.value = fromLink;
+  function filterFromAddress() {
+    var fromLink = new URLSearchParams(window.location.hash.slice(1)).get("filter");
+    if (fromLink !== null) {
+      filter.value = fromLink;
+      applyFilter();
+    }
+  }
+
+  window.addEventListener("hashchange", filterFromAddress);
+  filterFromAddress();
   filter.addEventListener("input", function () {
     applyFilter();
     // the filter rides in the address, so a link to the page can carry it

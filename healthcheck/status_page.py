@@ -403,7 +403,7 @@ def _connectors_section(snapshot: Snapshot, room: int) -> str:
     header = "".join(f"<th>{column}</th>" for column in columns)
     return (
         '<section class="connectors" aria-labelledby="connectors-title">\n'
-        f'<h2 id="connectors-title">Connectors <small>{len(ordered)} shown, {len(failures)} with failures; '
+        f'<h2 id="connectors-title">Connectors <small>{len(ordered)} shown, {len(failures)} with failures'
         '<span id="match-count"></span></small></h2>\n'
         f"<table>\n<thead><tr>{header}</tr></thead>\n{''.join(body)}</table>\n"
         + ("<p>No connectors (after the include/exclude filters).</p>\n" if not ordered else "")
