@@ -165,8 +165,12 @@ def test_a_thousand_connectors_stay_under_one_megabyte(connect: FakeConnect, ser
     assert f"Trace cut at {TRACE_MAX_CHARS} characters" in body
 
 
-def test_a_thousand_failing_connectors_stay_under_one_megabyte(connect: FakeConnect, service: Service, client) -> None:
-    long_trace = TRACE * 40
+def test_a_thousand_failing_connectors_stay_under_one_megabyte(
+    connect: FakeConnect, settings: Settings, make_service: Callable[..., Service]
+) -> None:
+    service = make_service(settings, request_timeout=10.0)  # 5 MB from Connect
+    client = create_app(service.settings, service).test_client()
+    long_trace = TRACE * 4
     failed = [task(0, "FAILED", trace=long_trace), task(1, "FAILED", trace=long_trace)]
     for i in range(1000):
         connect.set_connector(f"connector-{i:04d}", state="FAILED", trace=long_trace, tasks=failed)

@@ -18,8 +18,9 @@ from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.fake_connect import FakeConnect, Fault, task, wait_until
+from tests.fake_connect import FakeConnect, Fault, task
 from tests.server_process import CONSOLE_SCRIPT, ServerProcess
+from tests.waiting import wait_until
 
 TRACE = (
     "org.apache.kafka.connect.errors.ConnectException: Exiting WorkerSinkTask due to unrecoverable exception.\n"
