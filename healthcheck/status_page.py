@@ -368,7 +368,9 @@ def _connectors_section(snapshot: Snapshot, room: int) -> str:
     if any(value is not None for value in progress.values()):
         columns.append("Progress")
     rows = [
-        _connector_row(c, failures.get(c.name, []), snapshot.restarts.get(c.name), snapshot.checked_at, progress)
+        _connector_row(
+            c, failures.get(c.name, []), snapshot.restarts.get(c.name), snapshot.checked_at, progress, len(columns) > 5
+        )
         for c in ordered
     ]
     rows = [
@@ -444,6 +446,7 @@ def _connector_row(
     restart: RestartStatus | None,
     checked_at: str,
     progress: dict[str, str | None],
+    with_progress: bool,
 ) -> str:
     since = min((f.since for f in failures if f.since), default=None)
     cells = (
@@ -454,7 +457,7 @@ def _connector_row(
         f"<td>{_ticking_age(since, checked_at, 'for ') if failures else ''}</td>"
         f"<td>{_restart_cell(restart)}</td>"
     )
-    if any(value is not None for value in progress.values()):
+    if with_progress:
         cells += f"<td>{_e(progress[connector.name] or '')}</td>"
     return f"<tr>{cells}</tr>"
 
