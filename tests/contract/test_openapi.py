@@ -69,6 +69,7 @@ def answers_in_every_state(service: Service, client: FlaskClient, connect: FakeC
         yield f"failing connectors, tasks and worker {path}", client.get(path)
     yield "unknown connector", client.get("/connectors/nope")
     yield "metrics", client.get("/metrics")
+    yield "status page", client.get("/status")
     with connect.faulty(Fault(status=500)):
         service.poller.poll_once()
     for path in JSON_VIEWS:
