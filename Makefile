@@ -36,7 +36,7 @@ system-deps:
 	fi
 
 # Headless Chromium and its driver from Debian packages, for the status page's browser tests
-# (tests/test_status_page_browser.py): the tests start them; nothing downloads a browser.
+# (tests/browser/test_status_page.py): the tests start them; nothing downloads a browser.
 browser-deps:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 	  echo "installing chromium and chromium-driver from Debian packages"; \
@@ -44,7 +44,7 @@ browser-deps:
 	fi
 
 screenshots: venv browser-deps
-	STATUS_PAGE_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/test_status_page_browser.py -k screenshots
+	STATUS_PAGE_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/browser/test_status_page.py -k screenshots
 
 lint: venv
 	$(BIN)/ruff check .

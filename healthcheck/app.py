@@ -63,7 +63,7 @@ def create_app(settings: Settings, service: Service | None = None) -> Flask:
         PageContext(settings.connect_url, settings.connect_worker_id, settings.poll_interval, settings.max_staleness),
     )
 
-    @app.get("/status")
+    @app.route("/status", **read_only)
     def status() -> Response:
         return send(status_page.answer(service.clock()))
 

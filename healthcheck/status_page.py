@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from healthcheck.model import ConnectorStatus, RestartStatus
 from healthcheck.render import NO_STATUS_MESSAGE, POLL_ERROR_MESSAGE
-from healthcheck.snapshot import Answer, Snapshot, SnapshotStore
+from healthcheck.responses import Answer
+from healthcheck.snapshot import Snapshot, SnapshotStore
 from healthcheck.timeline import RESOLUTION, WINDOW, TimelinePoint
 from healthcheck.verdict import Failure, FailureKey
 
@@ -240,8 +241,7 @@ def render(snapshot: Snapshot, context: PageContext, stale: bool) -> str:
         (
             "Checked",
             f"{_time(snapshot.checked_at)} "
-            f'<span class="age" data-since="{_e(snapshot.checked_at)}" data-suffix=" ago"></span> '
-            f"(the poll took {snapshot.duration * 1000:.0f} ms)",
+            f'<span class="age" data-since="{_e(snapshot.checked_at)}" data-suffix=" ago"></span>',
         ),
         *_setup_facts(context),
     ]

@@ -36,7 +36,7 @@ def test_wrong_method_is_405_json_saying_what_is_allowed(client: FlaskClient, pa
     assert response.headers["Cache-Control"] == "no-store"
 
 
-SERVED_PATHS = ["/", "/ping", "/ready", "/connectors", "/connectors/x", "/metrics", "/openapi.json"]
+SERVED_PATHS = ["/", "/ping", "/ready", "/connectors", "/connectors/x", "/metrics", "/openapi.json", "/status"]
 
 
 @pytest.mark.parametrize("path", SERVED_PATHS)
