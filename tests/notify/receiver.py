@@ -1,0 +1,115 @@
+"""A notification receiver for tests: a real HTTP(S) server on 127.0.0.1 that records what it is sent and
+answers as told (a status, a Retry-After, a delay, a slow drip)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int = 200
+    body: bytes = b"ok"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0  # seconds before answering (interrupted when the receiver stops)
+    drip: float = 0.0  # send the status line and headers one byte per `drip` seconds
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """Answers each request with the next scripted Answer, then with `default` once the script is used up."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None, default: Answer | None = None) -> None:
+        self.default = default or Answer()
+        self._script: list[Answer] = []
+        self._received: list[Received] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.scheme = "http"
+        if ssl_context is not None:
+            self.scheme = "https"
+            self._server.socket = ssl_context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self._server.handle_error = lambda request, client_address: None  # refused handshakes are tests
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{self.scheme}://{host}:{port}"
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def script(self, *answers: Answer) -> None:
+        with self._lock:
+            self._script.extend(answers)
+
+    @property
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def bodies(self) -> Iterator[Any]:
+        return (r.json() for r in self.received)
+
+    def _next(self) -> Answer:
+        with self._lock:
+            return self._script.pop(0) if self._script else self.default
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    receiver._received.append(Received(self.path, dict(self.headers.items()), body))
+                answer = receiver._next()
+                if answer.delay and receiver._stopping.wait(answer.delay):
+                    return
+                head = f"HTTP/1.1 {answer.status} X\r\nContent-Length: {len(answer.body)}\r\n"
+                head += "".join(f"{name}: {value}\r\n" for name, value in answer.headers) + "\r\n"
+                try:
+                    if answer.drip:
+                        for byte in head.encode():
+                            if receiver._stopping.wait(answer.drip):
+                                return
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                    else:
+                        self.wfile.write(head.encode() + answer.body)
+                except OSError:
+                    pass  # the sender gave up (a deadline test): nothing to do
+
+        return Handler

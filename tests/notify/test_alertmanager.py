@@ -1,0 +1,112 @@
+"""Incidents reach a real Alertmanager: active with the right labels while failing, resolved on recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from healthcheck.notify.alertmanager import Alertmanager
+from healthcheck.notify.courier import Courier
+from healthcheck.notify.notifier import Notifier
+from healthcheck.service import Service
+from healthcheck.settings import Settings
+from tests.conftest import FakeClock
+from tests.fake_connect import FakeConnect, task, wait_until
+from tests.notify.alertmanager_process import AlertmanagerProcess
+
+TRACE = "org.apache.kafka.connect.errors.ConnectException: boom\n\tat X\nCaused by: java.io.IOException: disk full\n"
+
+
+def _notifier(alertmanager: AlertmanagerProcess, clock: FakeClock, results: list[tuple[str, str, str]]) -> Notifier:
+    courier = Courier(
+        Alertmanager(alertmanager.url, repeat=60), record=lambda *result: results.append(result), timeout=5
+    )
+    notifier = Notifier(
+        [courier],
+        repeat=60,
+        settle=10,
+        max_staleness=15,
+        unhealthy_after=0,
+        tick=3600,
+        cluster_id=lambda: "fake-cluster",
+        clock=clock,
+    )
+    for c in notifier.couriers:
+        c.start()
+    return notifier
+
+
+def _active(alertmanager: AlertmanagerProcess, connector: str) -> list[dict[str, Any]]:
+    return [
+        alert
+        for alert in alertmanager.alerts(active="true")
+        if alert["labels"].get("connector") == connector and alert["status"]["state"] == "active"
+    ]
+
+
+def test_a_failed_task_is_an_active_alert_with_its_labels_then_resolved(
+    alertmanager: AlertmanagerProcess,
+    connect: FakeConnect,
+    settings: Settings,
+    make_service: Callable[..., Service],
+    clock: FakeClock,
+) -> None:
+    service = make_service(settings)
+    results: list[tuple[str, str, str]] = []
+    notifier = _notifier(alertmanager, clock, results)
+    try:
+        connect.set_connector("orders-sink", tasks=[task(0), task(1, "FAILED", "10.0.0.7:8083", TRACE)])
+        notifier.consume(service.poller.poll_once())
+        assert [e.kind for e in notifier.evaluate()] == ["open"]
+
+        alert = wait_until(lambda: _active(alertmanager, "orders-sink"), what="the alert in Alertmanager")[0]
+        assert alert["labels"] == {
+            "alertname": "KafkaConnectTaskUnhealthy",
+            "connector": "orders-sink",
+            "task": "1",
+            "state": "FAILED",
+            "worker_id": "10.0.0.7:8083",
+            "cluster": "fake-cluster",
+        }
+        assert alert["annotations"]["cause"] == "java.io.IOException: disk full"
+
+        connect.set_connector("orders-sink", tasks=[task(0), task(1)])
+        notifier.consume(service.poller.poll_once())
+        assert notifier.evaluate() == []  # healthy for less than `settle`: still open
+        clock.advance(10)
+        notifier.consume(service.poller.poll_once())
+        assert [e.kind for e in notifier.evaluate()] == ["resolve"]
+
+        wait_until(lambda: not _active(alertmanager, "orders-sink"), what="the alert to resolve")
+        assert results == [("alertmanager", "open", "sent"), ("alertmanager", "resolve", "sent")]
+    finally:
+        notifier.stop()
+
+
+def test_a_change_of_state_ends_the_old_alert_and_fires_the_new_one(
+    alertmanager: AlertmanagerProcess,
+    connect: FakeConnect,
+    settings: Settings,
+    make_service: Callable[..., Service],
+    clock: FakeClock,
+) -> None:
+    service = make_service(settings, unhealthy_states=("FAILED", "UNASSIGNED"))
+    results: list[tuple[str, str, str]] = []
+    notifier = _notifier(alertmanager, clock, results)
+    try:
+        connect.set_connector("audit-source", "UNASSIGNED", type="source")
+        notifier.consume(service.poller.poll_once())
+        notifier.evaluate()
+        wait_until(lambda: _active(alertmanager, "audit-source"), what="the UNASSIGNED alert")
+
+        connect.set_connector("audit-source", "FAILED", type="source")
+        notifier.consume(service.poller.poll_once())
+        assert [(e.kind, e.changed) for e in notifier.evaluate()] == [("repeat", True)]
+
+        def only_failed() -> bool:
+            states = [alert["labels"]["state"] for alert in _active(alertmanager, "audit-source")]
+            return states == ["FAILED"]
+
+        wait_until(only_failed, what="only the FAILED alert to stay active")
+    finally:
+        notifier.stop()
