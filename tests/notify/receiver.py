@@ -32,10 +32,12 @@ class Received:
 
 
 class Receiver:
-    """Answers each request with the next scripted Answer, then with `default` once the script is used up."""
+    """Answers each request with the next scripted Answer; once the script is used up, with the Answer for
+    its path in `by_path`, else with `default`."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None, default: Answer | None = None) -> None:
         self.default = default or Answer()
+        self.by_path: dict[str, Answer] = {}
         self._script: list[Answer] = []
         self._received: list[Received] = []
         self._lock = threading.Lock()
@@ -77,9 +79,9 @@ class Receiver:
     def bodies(self) -> Iterator[Any]:
         return (r.json() for r in self.received)
 
-    def _next(self) -> Answer:
+    def _next(self, path: str) -> Answer:
         with self._lock:
-            return self._script.pop(0) if self._script else self.default
+            return self._script.pop(0) if self._script else self.by_path.get(path, self.default)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -95,7 +97,7 @@ class Receiver:
                 body = self.rfile.read(length)
                 with receiver._lock:
                     receiver._received.append(Received(self.path, dict(self.headers.items()), body))
-                answer = receiver._next()
+                answer = receiver._next(self.path)
                 if answer.delay and receiver._stopping.wait(answer.delay):
                     return
                 head = f"HTTP/1.1 {answer.status} X\r\nContent-Length: {len(answer.body)}\r\n"
