@@ -78,6 +78,7 @@ def test_a_failed_task_is_an_active_alert_with_its_labels_then_resolved(
         assert [e.kind for e in notifier.evaluate()] == ["resolve"]
 
         wait_until(lambda: not _active(alertmanager, "orders-sink"), what="the alert to resolve")
+        wait_until(lambda: len(results) == 2, what="the courier to count the resolve")
         assert results == [("alertmanager", "open", "sent"), ("alertmanager", "resolve", "sent")]
     finally:
         notifier.stop()
