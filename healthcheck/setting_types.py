@@ -185,3 +185,86 @@ def read_basic_auth_file(path: str) -> BasicAuth:
     except (OSError, UnicodeDecodeError):
         raise ValueError("must be a readable UTF-8 file whose first line is user:password") from None
     return user_password(first, "first line ")
+
+
+# --- notifications
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """One entry of --notify: a kind, and for alertmanager/webhook the URL to post to."""
+
+    kind: str  # alertmanager, webhook, slack, pagerduty
+    url: str | None = None
+
+
+NOTIFY_ALLOWED = (
+    "must be a comma-separated list of alertmanager+http(s)://host:port, webhook+http(s)://host/path, slack, pagerduty"
+)
+
+
+def _target_url(raw: str) -> str:
+    """A receiver's URL: no credentials or query in it (they would show in `ps`); secrets go in files."""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises on a port outside 0..65535
+    except ValueError:
+        raise ValueError("a target URL has an invalid port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(NOTIFY_ALLOWED)
+    if parts.username or parts.password:
+        raise ValueError("a target URL must not contain credentials (they would show in ps and logs)")
+    if parts.query or parts.fragment:
+        raise ValueError("a target URL must not have a query or fragment (secrets go in --notify-*-file settings)")
+    return raw.rstrip("/") if parts.path in ("", "/") else raw
+
+
+def notify_targets(raw: str) -> tuple[NotifyTarget, ...]:
+    targets: list[NotifyTarget] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        kind, plus, rest = item.partition("+")
+        if not plus and kind.lower() in ("slack", "pagerduty"):
+            targets.append(NotifyTarget(kind.lower()))
+        elif plus and kind.lower() in ("alertmanager", "webhook"):
+            targets.append(NotifyTarget(kind.lower(), _target_url(rest)))
+        else:
+            raise ValueError(NOTIFY_ALLOWED)
+    return tuple(dict.fromkeys(targets))  # keep the user's order, drop repeats
+
+
+class Secret:
+    """A value read from a secret file; repr, str and logs show only the file's path."""
+
+    __slots__ = ("path", "value")
+
+    def __init__(self, path: str, value: str) -> None:
+        self.path = path
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Secret(path={self.path!r}, value='***')"
+
+    __str__ = __repr__
+
+
+def read_secret_line(path: str, what: str) -> Secret:
+    """The first line of a secret file, stripped; the error never quotes the file's content."""
+    try:
+        with open(path, "rb") as file:
+            first = file.readline(64 * 1024).decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise ValueError(f"must be a readable file holding {what} ({reason})") from None
+    if not first:
+        raise ValueError(f"must hold {what} on its first line; the file is empty")
+    return Secret(path, first)
+
+
+def read_slack_url(path: str) -> Secret:
+    secret = read_secret_line(path, "a Slack incoming-webhook URL")
+    parts = urlsplit(secret.value)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise ValueError("must hold an https:// Slack incoming-webhook URL on its first line")  # not quoted: a secret
+    return secret

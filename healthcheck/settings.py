@@ -19,7 +19,7 @@ from typing import Any
 from healthcheck import __version__
 from healthcheck import setting_types as kinds
 from healthcheck.model import CONTAINERS, STATES
-from healthcheck.setting_types import LOG_LEVELS, BasicAuth
+from healthcheck.setting_types import LOG_LEVELS, BasicAuth, NotifyTarget, Secret
 from healthcheck.traces import DEFAULT_MAX_TRACE_BYTES
 
 PROG = "kafka-connect-healthcheck"
@@ -135,8 +135,33 @@ class Settings:
         "directory for the lock that picks the one process per host that acts (restarts), and its state file; "
         "default $XDG_RUNTIME_DIR, else the system temp directory",
     )
+    notify: tuple[NotifyTarget, ...] = setting(
+        (),
+        kinds.notify_targets,
+        "where incidents go: alertmanager+http(s)://host:port, webhook+http(s)://host/path, slack, pagerduty",
+        shown_default="none",
+    )
+    notify_repeat: float = setting(
+        60.0, kinds.seconds, "seconds between re-sends of an open incident (Alertmanager, webhooks)"
+    )
+    notify_webhook_secret_file: str | None = setting(
+        None, kinds.readable_file, "file with the key that signs webhook bodies (X-Healthcheck-Signature)"
+    )
+    notify_slack_url_file: str | None = setting(
+        None, kinds.readable_file, "file whose first line is the Slack incoming-webhook URL (a secret)"
+    )
+    notify_pagerduty_routing_key_file: str | None = setting(
+        None, kinds.readable_file, "file whose first line is the PagerDuty Events API v2 routing key"
+    )
+    notify_pagerduty_url: str = setting(
+        "https://events.pagerduty.com/v2/enqueue", kinds.url, "PagerDuty Events API v2 endpoint (proxies, tests)"
+    )
     # Not a setting: the credentials in use, from --basic-auth or read from --basic-auth-file.
     credentials: BasicAuth | None = field(default=None, init=False, repr=False, compare=False)
+    # Not settings: the notification secrets, read from their files when the target that needs one is used.
+    webhook_secret: Secret | None = field(default=None, init=False, repr=False, compare=False)
+    slack_url: Secret | None = field(default=None, init=False, repr=False, compare=False)
+    pagerduty_routing_key: Secret | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -193,6 +218,38 @@ def _check(settings: Settings) -> None:
         except ValueError as error:
             raise _invalid("basic_auth_file", settings.basic_auth_file, str(error)) from None
     object.__setattr__(settings, "credentials", credentials)
+    _read_notify_secrets(settings)
+
+
+def _read_notify_secrets(settings: Settings) -> None:
+    """Each target's secret, read now: a missing or unreadable file stops us before serving, not at the
+    first incident. A file for a target that is not in --notify is not read."""
+    kinds_used = {target.kind for target in settings.notify}
+    needs = (
+        ("slack", "notify_slack_url_file", "slack_url", kinds.read_slack_url),
+        ("pagerduty", "notify_pagerduty_routing_key_file", "pagerduty_routing_key", _routing_key),
+        ("webhook", "notify_webhook_secret_file", "webhook_secret", _webhook_key),
+    )
+    for kind, name, attribute, read in needs:
+        path = getattr(settings, name)
+        if kind not in kinds_used:
+            continue
+        if path is None:
+            if kind == "webhook":
+                continue  # a webhook may go unsigned
+            raise SettingsError(f"invalid {OPTION['notify'].where}: {kind} needs {OPTION[name].where}")
+        try:
+            object.__setattr__(settings, attribute, read(path))
+        except ValueError as error:
+            raise _invalid(name, path, str(error)) from None
+
+
+def _routing_key(path: str) -> Secret:
+    return kinds.read_secret_line(path, "a PagerDuty routing key")
+
+
+def _webhook_key(path: str) -> Secret:
+    return kinds.read_secret_line(path, "the webhook signing key")
 
 
 def _check_pem(settings: Settings) -> None:

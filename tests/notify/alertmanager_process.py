@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from tests.fake_connect import wait_until
+from tests.waiting import wait_until
 
 BINARY = "prometheus-alertmanager"
 CONFIG = """\

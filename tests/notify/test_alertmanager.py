@@ -11,7 +11,8 @@ from healthcheck.notify.notifier import Notifier
 from healthcheck.service import Service
 from healthcheck.settings import Settings
 from tests.conftest import FakeClock
-from tests.fake_connect import FakeConnect, task, wait_until
+from tests.fake_connect import FakeConnect, task
+from tests.waiting import wait_until
 from tests.notify.alertmanager_process import AlertmanagerProcess
 
 TRACE = "org.apache.kafka.connect.errors.ConnectException: boom\n\tat X\nCaused by: java.io.IOException: disk full\n"

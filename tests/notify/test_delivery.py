@@ -11,7 +11,7 @@ import pytest
 from healthcheck.notify.courier import Courier, http_send
 from healthcheck.notify.slack import Slack
 from healthcheck.notify.webhook import Webhook
-from tests.fake_connect import wait_until
+from tests.waiting import wait_until
 from tests.faults.pki import Pki
 from tests.notify.alertmanager_process import free_port
 from tests.notify.events import event

@@ -17,7 +17,8 @@ from healthcheck.notify.webhook import Webhook
 from healthcheck.service import Service
 from healthcheck.settings import Settings
 from tests.conftest import FakeClock
-from tests.fake_connect import FakeConnect, task, wait_until
+from tests.fake_connect import FakeConnect, task
+from tests.waiting import wait_until
 from tests.faults.pki import Pki
 from tests.notify.events import event
 from tests.notify.receiver import Answer, Received, Receiver

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from healthcheck.setting_types import NotifyTarget
 from healthcheck.settings import OPTIONS, BasicAuth, Settings, SettingsError, load
 from tests.security.pki import make_pki
 
@@ -87,12 +88,29 @@ SAMPLES: dict[str, tuple[str, Any, str, Any]] = {
     "restart_backoff": ("2", 2.0, "60", 60.0),
     "restart_max_attempts": ("1", 1, "10", 10),
     "state_dir": ("{dir_a}", "{dir_a}", "{dir_b}", "{dir_b}"),
+    "notify": (
+        "slack",
+        (NotifyTarget("slack"),),
+        "alertmanager+http://am:9093/",
+        (NotifyTarget("alertmanager", "http://am:9093"),),
+    ),
+    "notify_repeat": ("30", 30.0, "120", 120.0),
+    "notify_webhook_secret_file": ("{hmac_a}", "{hmac_a}", "{hmac_b}", "{hmac_b}"),
+    "notify_slack_url_file": ("{slack_a}", "{slack_a}", "{slack_b}", "{slack_b}"),
+    "notify_pagerduty_routing_key_file": ("{pd_a}", "{pd_a}", "{pd_b}", "{pd_b}"),
+    "notify_pagerduty_url": (
+        "https://pd-proxy:8443/v2/enqueue",
+        "https://pd-proxy:8443/v2/enqueue",
+        "http://p:9/e",
+        "http://p:9/e",
+    ),
 }
 
 
 # What an option needs beside it to be valid at all (as environment variables).
 NEEDS: dict[str, dict[str, str]] = {
     "connect_client_key": {"HEALTHCHECK_CONNECT_CLIENT_CERT": "{bundle_a}"},
+    "notify": {"HEALTHCHECK_NOTIFY_SLACK_URL_FILE": "{slack_a}"},
 }
 
 
@@ -114,6 +132,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     paths["auth_b"] = str(directory / "auth-b")
     Path(paths["auth_a"]).write_text("alice:pw-from-a\n")
     Path(paths["auth_b"]).write_text("bob:pw-from-b\n")
+    for name, content in (("hmac", "key-{}\n"), ("slack", "https://hooks.slack.test/services/{}\n"), ("pd", "rk-{}\n")):
+        for copy in ("a", "b"):
+            paths[f"{name}_{copy}"] = str(directory / f"{name}-{copy}")
+            Path(paths[f"{name}_{copy}"]).write_text(content.format(copy))
     return paths
 
 
