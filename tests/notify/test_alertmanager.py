@@ -12,8 +12,8 @@ from healthcheck.service import Service
 from healthcheck.settings import Settings
 from tests.conftest import FakeClock
 from tests.fake_connect import FakeConnect, task
-from tests.waiting import wait_until
 from tests.notify.alertmanager_process import AlertmanagerProcess
+from tests.waiting import wait_until
 
 TRACE = "org.apache.kafka.connect.errors.ConnectException: boom\n\tat X\nCaused by: java.io.IOException: disk full\n"
 
