@@ -187,6 +187,12 @@ class ConnectClient:
             message = f"{method} {path}: cannot reach {self.base_url}: {_cause(error)}"
             raise ConnectError("connection", message) from None
 
+    def fetch_cluster_id(self) -> str | None:
+        """The Kafka cluster id from `GET /` (Connect 1.0+), for labelling notifications; None if absent."""
+        doc = self._get_json("/")
+        cluster = doc.get("kafka_cluster_id") if isinstance(doc, dict) else None
+        return cluster if isinstance(cluster, str) and cluster else None
+
     def fetch_worker_health(self) -> WorkerHealth | None:
         """The worker's own `GET /health` (Kafka 3.9+, KIP-1017); None where Connect has none.
 

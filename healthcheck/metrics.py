@@ -59,6 +59,12 @@ class PollMetrics:
             ["connector", "result"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            PREFIX + "notifications",
+            "Notifications by target, event (open, repeat, resolve) and result (sent, failed, dropped).",
+            ["target", "event", "result"],
+            registry=self.registry,
+        )
         self._restart_labels: set[tuple[str, str]] = set()
         self._restart_labels_lock = threading.Lock()  # the actor's thread adds, the poller's thread forgets
         for reason in POLL_ERROR_REASONS:  # every series exists from the start, so rate() sees the first error
@@ -83,6 +89,16 @@ class PollMetrics:
             for labels in [labels for labels in self._restart_labels if labels[0] not in names]:
                 self.restarts.remove(*labels)
                 self._restart_labels.discard(labels)
+
+    def observe_notification(self, target: str, event: str, result: str) -> None:
+        self.notifications.labels(target, event, result).inc()
+
+    def expect_notifications(self, targets: list[str]) -> None:
+        """Create every series of these targets at 0, so rate() sees their first failure."""
+        for target in targets:
+            for event in ("open", "repeat", "resolve"):
+                for result in ("sent", "failed", "dropped"):
+                    self.notifications.labels(target, event, result)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -17,6 +17,8 @@ from healthcheck.connect_client import ConnectClient, quiet_insecure_warnings
 from healthcheck.consumers import ConsumerRunner, SnapshotConsumer
 from healthcheck.metrics import PollMetrics
 from healthcheck.model import RestartStatus
+from healthcheck.notify.build import build_notifier
+from healthcheck.notify.notifier import Notifier
 from healthcheck.parse import TracePolicy
 from healthcheck.poller import Poller, no_restarts
 from healthcheck.render import View
@@ -107,6 +109,17 @@ class Service:
                 )
             )
             restarts = self._restart_statuses
+        self.notifier: Notifier | None = None
+        if settings.notify:
+            self.notifier = build_notifier(
+                settings,
+                record=self.metrics.observe_notification,
+                cluster_id=self.action_client.fetch_cluster_id,
+                source=self.store.current,
+                clock=clock,
+            )
+            self.metrics.expect_notifications([courier.target.name for courier in self.notifier.couriers])
+            consumers.append(self.notifier)
         self.consumers = ConsumerRunner(consumers, may_act=self.actor.try_hold)
         self.changes = ChangeLog()
         self.poller = Poller(
@@ -154,6 +167,8 @@ class Service:
             scheduling.stop(self._scheduler)
             self._scheduler = None
         self.consumers.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         self.actor.release()
         self.client.close()
         self.action_client.close()

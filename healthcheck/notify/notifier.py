@@ -41,6 +41,7 @@ class Notifier:
         unhealthy_after: float,
         tick: float,
         cluster_id: Callable[[], str | None] = lambda: None,
+        source: Callable[[], Snapshot | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], str] = utc_now_iso,
     ) -> None:
@@ -53,6 +54,7 @@ class Notifier:
         self._cluster: str | None = None
         self._clock = clock
         self._wall_clock = wall_clock
+        self._source = source  # where to read the newest snapshot when nothing hands it over (consume)
         self._latest: Snapshot | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -65,6 +67,8 @@ class Notifier:
     def evaluate(self, now: float | None = None) -> list[Event]:
         """Judge the newest snapshot at `now` and queue the events it calls for. Only one thread calls it."""
         now = self._clock() if now is None else now
+        if self._source is not None:
+            self._latest = self._source()
         reading = read(self._latest, now, self._max_staleness, self._unhealthy_after)
         if self._cluster is None and reading.connectors_known:
             # Asked only while Connect answers polls: no extra timeouts against a Connect that is down.
