@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help venv system-deps browser-deps screenshots lint format test test-fast test-integration test-matrix demo bench soak image test-image clean
+.PHONY: help venv system-deps alertmanager browser-deps screenshots lint format test test-fast test-integration test-matrix demo bench soak image test-image clean
 
 help:
 	@echo "make demo         start real Kafka + Connect, a healthy and a failing connector, and the healthcheck"
@@ -28,8 +28,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-# Java 17+ and Maven for the real Kafka broker and Connect worker (tests/integration/).
-system-deps:
+# Java 17+ and Maven for the real Kafka broker and Connect worker (tests/integration/), and Alertmanager.
+system-deps: alertmanager
 	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
 	  echo "installing Java and Maven from Debian packages"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jdk-headless maven; \
@@ -46,6 +46,13 @@ browser-deps:
 screenshots: venv browser-deps
 	STATUS_PAGE_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/browser/test_status_page.py -k screenshots
 
+# A real Alertmanager, which tests/notify/ prove notifications against (no Java needed).
+alertmanager:
+	@if ! command -v prometheus-alertmanager >/dev/null; then \
+	  echo "installing Alertmanager from Debian packages"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-alertmanager; \
+	fi
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -57,7 +64,7 @@ format: venv
 test: lint system-deps browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: venv browser-deps
+test-fast: venv alertmanager browser-deps
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: venv system-deps
