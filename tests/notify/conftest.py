@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.pki import Pki, make_pki
 from tests.notify.alertmanager_process import AlertmanagerProcess
 from tests.notify.receiver import Receiver
+from tests.security.pki import Pki, make_pki
 
 
 @pytest.fixture

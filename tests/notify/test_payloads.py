@@ -18,10 +18,10 @@ from healthcheck.service import Service
 from healthcheck.settings import Settings
 from tests.conftest import FakeClock
 from tests.fake_connect import FakeConnect, task
-from tests.faults.pki import Pki
 from tests.notify.events import event
 from tests.notify.receiver import Answer, Received, Receiver
 from tests.notify.schemas import PAGERDUTY_RESOLVE, PAGERDUTY_TRIGGER, SLACK_MESSAGE, WEBHOOK_EVENT
+from tests.security.pki import Pki
 from tests.waiting import wait_until
 
 SECRET = b"s3cret-hmac-key"

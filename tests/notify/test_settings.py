@@ -8,7 +8,7 @@ import pytest
 
 from healthcheck.setting_types import NotifyTarget
 from healthcheck.settings import SettingsError, load
-from tests.test_settings import run_script
+from tests.processes.test_console_settings import run_script
 
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/SLACKSECRET"
 
