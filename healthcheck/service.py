@@ -115,7 +115,8 @@ class Service:
                 settings,
                 record=self.metrics.observe_notification,
                 cluster_id=self.action_client.fetch_cluster_id,
-                source=self.store.current,
+                source=self.store.current,  # its own tick reads the store: a stuck poller offers nothing
+                may_act=lambda: self.actor.held,
                 clock=clock,
             )
             self.metrics.expect_notifications([courier.target.name for courier in self.notifier.couriers])
@@ -153,6 +154,8 @@ class Service:
         if self.settings.connect_insecure:
             quiet_insecure_warnings()  # said once, loudly, in __init__; urllib3 would repeat it on every request
         self._scheduler = scheduling.start_every(self.settings.poll_interval, self.poller.poll_once, "poll-connect")
+        if self.notifier is not None:
+            self.notifier.start()  # in every process; it judges and sends only while this one is the actor
         log.info(
             "polling %s every %g s (request timeout %g s, max staleness %g s)",
             self.settings.connect_url,

@@ -63,6 +63,7 @@ def build_notifier(
     record: Record,
     cluster_id: Callable[[], str | None],
     source: Callable[[], Snapshot | None] | None = None,
+    may_act: Callable[[], bool] = lambda: True,
     clock: Callable[[], float] = time.monotonic,
 ) -> Notifier:
     return Notifier(
@@ -74,5 +75,6 @@ def build_notifier(
         tick=settings.poll_interval,
         cluster_id=cluster_id,
         source=source,
+        may_act=may_act,
         clock=clock,
     )

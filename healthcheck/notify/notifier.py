@@ -21,10 +21,13 @@ def utc_now_iso() -> str:
 
 
 class Notifier:
-    """A snapshot consumer. `consume` only keeps a reference and wakes the notifier's thread, so it never
-    delays the poller; the thread judges the newest snapshot on every publish and at least every `tick`
-    seconds, which is how a poller that has stopped publishing is noticed (a stale snapshot) and how repeats
-    go out between polls.
+    """A SnapshotConsumer (consumers.py), so it runs only in the host's acting process: one process sends,
+    however many workers serve. `consume` only keeps a reference and wakes the notifier's own thread, so its
+    lane is free at once; that thread judges the newest snapshot on every publish and at least every `tick`
+    seconds. The tick is what notices a poller that has stopped publishing (the runner offers nothing then):
+    it reads the store (`source`) and finds the snapshot stale. It also sends repeats between polls. The
+    thread judges only while `may_act()` (the actor lock is held by this process): the other workers' threads
+    idle, and one of them takes over when its poll takes the lock after the actor dies.
 
     `evaluate(now)` is the unit of work; tests call it directly with their own clock.
     """
@@ -42,6 +45,7 @@ class Notifier:
         tick: float,
         cluster_id: Callable[[], str | None] = lambda: None,
         source: Callable[[], Snapshot | None] | None = None,
+        may_act: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], str] = utc_now_iso,
     ) -> None:
@@ -55,12 +59,18 @@ class Notifier:
         self._clock = clock
         self._wall_clock = wall_clock
         self._source = source  # where to read the newest snapshot when nothing hands it over (consume)
+        self._may_act = may_act
         self._latest: Snapshot | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def consume(self, snapshot: Snapshot) -> None:
+        if self._cluster is None and snapshot.error is None:
+            # Asked here, on the runner's thread for this consumer (which may block), and only after a poll
+            # that reached Connect: the notifier's own thread never waits on Connect, so a hung Connect cannot
+            # keep it from noticing the snapshot go stale. Before the wake: the open carries the cluster label.
+            self._cluster = self._lookup_cluster()
         self._latest = snapshot
         self._wake.set()
 
@@ -70,9 +80,6 @@ class Notifier:
         if self._source is not None:
             self._latest = self._source()
         reading = read(self._latest, now, self._max_staleness, self._unhealthy_after)
-        if self._cluster is None and reading.connectors_known:
-            # Asked only while Connect answers polls: no extra timeouts against a Connect that is down.
-            self._cluster = self._lookup_cluster()
         events = self._tracker.observe(reading, now, self._wall_clock(), self._cluster)
         for event in events:
             if event.kind == "open":
@@ -111,6 +118,8 @@ class Notifier:
             self._wake.clear()
             if self._stopping.is_set():
                 return
+            if not self._may_act():
+                continue
             try:
                 self.evaluate()
             except Exception:  # a bug here must not end notifications for the life of the process
