@@ -31,7 +31,7 @@ WRK_SCRIPT = "bench/wrk_report.lua"
 SERVER_CPUS = "0"
 LOAD_CPU = "1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-STATUS_PATH = "/connectors?expand=status"  # asked exactly once per poll
+STATUS_PATH = "/connectors?expand=status&expand=info"  # asked exactly once per poll
 
 # A failing task's trace as Connect reports it: a Java stack trace of about 5 KB.
 TRACE = "org.apache.kafka.connect.errors.ConnectException: Exiting WorkerSinkTask due to unrecoverable exception.\n" + (

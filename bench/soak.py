@@ -7,7 +7,7 @@ the worker from /proc. At the end:
 - memory is flat: each process's RSS at the end is within SOAK_RSS_SLACK_MIB (default 5) of the start,
   where the start is taken after a warm-up minute of load (allocator pools, import caches);
 - zero errors: wrk saw no socket error, no timeout and no status other than 200;
-- Connect was asked once per poll and never per probe: the fake's count of `/connectors?expand=status`
+- Connect was asked once per poll and never per probe: the fake's count of `/connectors?expand=status&expand=info`
   requests equals the service's own poll counter (from /metrics), give or take the one poll in flight.
 
 Prints a JSON summary (also written to bench/results/soak-latest.json); exit status 1 when a check fails,
@@ -40,7 +40,7 @@ RESULTS = REPO / "bench" / "results"
 CONNECTIONS = 10
 POLL_INTERVAL = 1.0
 SAMPLE_EVERY = 10.0
-LISTING = "/connectors?expand=status"
+LISTING = "/connectors?expand=status&expand=info"
 
 # wrk has no fixed-rate mode in Debian (that is wrk2): each connection waits after each answer instead.
 WRK_LUA = """

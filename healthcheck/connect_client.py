@@ -33,6 +33,7 @@ from healthcheck.setting_types import BasicAuth
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 HEALTH_ENDPOINT_SINCE = (3, 9)  # KIP-1017
 HEALTH_RECHECK_SECONDS = 10.0
+LISTING = "/connectors?expand=status&expand=info"  # every status and config in one request (Connect 2.3+)
 _CHUNK = 64 * 1024
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 _SSL_REASON = re.compile(r"\[(?:SSL|X509)(?:: [A-Z0-9_]+)?\] .*?(?= \(_ssl\.c|['\"]\)|$)")
@@ -94,18 +95,17 @@ class ConnectClient:
         self._session.close()
 
     def fetch_statuses(self) -> tuple[ConnectorStatus, ...]:
-        """Every connector's status, in one request where Connect supports `?expand=status` (2.3+)."""
-        doc = self._get_json("/connectors?expand=status")
+        """Every connector's status and config, in one request where Connect supports `?expand` (2.3+).
+        The config (`expand=info`) names a sink's consumer group and topics for the progress check."""
+        doc = self._get_json(LISTING)
         try:
             if isinstance(doc, dict):
                 return parse_expanded(doc, self._traces)
             if isinstance(doc, list):
                 return self._fetch_one_by_one(parse_names(doc))
         except BadResponse as error:
-            raise ConnectError("bad_response", f"GET /connectors?expand=status: {error}") from None
-        raise ConnectError(
-            "bad_response", f"GET /connectors?expand=status: expected an object or a list, got {type(doc).__name__}"
-        )
+            raise ConnectError("bad_response", f"GET {LISTING}: {error}") from None
+        raise ConnectError("bad_response", f"GET {LISTING}: expected an object or a list, got {type(doc).__name__}")
 
     def _fetch_one_by_one(self, names: tuple[str, ...]) -> tuple[ConnectorStatus, ...]:
         statuses = []

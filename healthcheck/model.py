@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 # Connect's AbstractStatus.State values; STOPPED exists since Kafka 3.5 and applies to connectors only.
 STATES = ("FAILED", "PAUSED", "UNASSIGNED", "RUNNING", "RESTARTING", "STOPPED")
@@ -25,6 +26,8 @@ class ConnectorStatus:
     trace: str | None = None
     tasks: tuple[TaskStatus, ...] = ()
     type: str | None = None
+    # From `?expand=info`. Held in memory only and never rendered: a connector config may carry secrets.
+    config: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

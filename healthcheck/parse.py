@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from healthcheck.model import ConnectorStatus, TaskStatus
@@ -87,13 +87,29 @@ def parse_connector_status(doc: Any, name: str, traces: TracePolicy = DEFAULT_TR
     )
 
 
+def parse_info(doc: Any, name: str) -> tuple[dict[str, str], str | None]:
+    """The `info` part of an expanded listing: the connector's config and its type. Config values that are
+    not strings (Connect sends only strings) are dropped rather than guessed at."""
+    where = f"info of connector {name!r}"
+    doc = _object(doc, where)
+    config = _object(doc.get("config", {}), f"{where}, 'config'")
+    strings = {key: value for key, value in config.items() if isinstance(value, str)}
+    return strings, _field(doc, "type", str, where, optional=True)
+
+
 def parse_expanded(doc: dict[str, Any], traces: TracePolicy = DEFAULT_TRACES) -> tuple[ConnectorStatus, ...]:
-    """A `GET /connectors?expand=status` body: {name: {"status": {...}}, ...}. Consumes `doc`: each entry is
+    """A `GET /connectors?expand=status&expand=info` body: {name: {"status": {...}, "info": {...}}, ...};
+    `info` is optional (a listing asked with `expand=status` alone has none). Consumes `doc`: each entry is
     dropped once parsed, so the decoded JSON and the typed statuses are never both whole in memory."""
     parsed = []
     while doc:
         name, entry = doc.popitem()  # from the end: Connect's order is restored below
-        parsed.append(parse_connector_status(_object(entry, f"connector {name!r}").get("status"), name, traces))
+        entry = _object(entry, f"connector {name!r}")
+        status = parse_connector_status(entry.get("status"), name, traces)
+        if entry.get("info") is not None:
+            config, kind = parse_info(entry["info"], name)
+            status = replace(status, config=config, type=status.type or kind)
+        parsed.append(status)
     parsed.reverse()
     return tuple(parsed)
 

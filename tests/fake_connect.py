@@ -71,6 +71,7 @@ class FakeConnect:
         self.vanish_after_listing: set[str] = set()  # legacy: listed, then 404 on their status
         self.heal_on_restart = False  # a restart turns the connector's FAILED parts RUNNING
         self._statuses: dict[str, dict[str, Any]] = {}
+        self._infos: dict[str, dict[str, Any]] = {}  # `?expand=info` per connector
         self._lock = threading.Lock()
         self._requests: list[str] = []
         self._release = threading.Event()
@@ -123,7 +124,9 @@ class FakeConnect:
         worker_id: str = WORKER,
         trace: str | None = None,
         type: str = "sink",
+        config: dict[str, str] | None = None,
     ) -> None:
+        """`config`: what `?expand=info` shows; by default a plausible one (class, name, tasks.max)."""
         versioned = {"version": self.version} if self.status_version else {}
         connector: dict[str, Any] = {"state": state, "worker_id": worker_id, **versioned}
         if trace:
@@ -134,16 +137,31 @@ class FakeConnect:
             "tasks": [dict(t, **versioned) for t in (tasks if tasks is not None else [task(0)])],
             "type": type,
         }
+        if config is None:
+            plugin = "FileStreamSinkConnector" if type == "sink" else "FileStreamSourceConnector"
+            config = {
+                "connector.class": f"org.apache.kafka.connect.file.{plugin}",
+                "tasks.max": str(len(doc["tasks"]) or 1),
+            }
+        info = {
+            "name": name,
+            "config": {**config, "name": name},
+            "tasks": [{"connector": name, "task": t["id"]} for t in doc["tasks"]],
+            "type": type,
+        }
         with self._lock:
             self._statuses[name] = doc
+            self._infos[name] = info
 
     def delete_connector(self, name: str) -> None:
         with self._lock:
             self._statuses.pop(name, None)
+            self._infos.pop(name, None)
 
     def clear(self) -> None:
         with self._lock:
             self._statuses.clear()
+            self._infos.clear()
 
     @contextmanager
     def faulty(self, fault: Fault) -> Iterator[None]:
@@ -172,6 +190,7 @@ class FakeConnect:
     def _answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         with self._lock:
             statuses = {name: json.loads(json.dumps(doc)) for name, doc in self._statuses.items()}
+            infos = {name: json.loads(json.dumps(doc)) for name, doc in self._infos.items()}
         if path == "/":
             if self.root_answer is not None:
                 return self.root_answer
@@ -182,9 +201,15 @@ class FakeConnect:
             return self.health
         if path == "/connectors":
             expand = query.get("expand", [])
-            if self.legacy or "status" not in expand:
+            if self.legacy or not expand:
                 return 200, sorted(statuses)
-            return 200, {name: {"status": doc} for name, doc in sorted(statuses.items())}
+            listing: dict[str, dict[str, Any]] = {name: {} for name in sorted(statuses)}
+            for name, entry in listing.items():
+                if "status" in expand:
+                    entry["status"] = statuses[name]
+                if "info" in expand:
+                    entry["info"] = infos[name]
+            return 200, listing
         parts = path.strip("/").split("/")
         if len(parts) == 3 and parts[0] == "connectors" and parts[2] == "status":
             name = unquote(parts[1])

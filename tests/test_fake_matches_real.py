@@ -33,6 +33,7 @@ REQUESTS = {
     "root.json": ("GET", "/"),
     "connectors.json": ("GET", "/connectors"),
     "connectors_expand_status.json": ("GET", "/connectors?expand=status"),
+    "connectors_expand_status_info.json": ("GET", "/connectors?expand=status&expand=info"),
     "health.json": ("GET", "/health"),
     "error_404_status_unknown_connector.json": ("GET", "/connectors/no-such/status"),
     "error_404_unknown_connector.json": ("GET", "/connectors/no-such"),
@@ -41,7 +42,6 @@ REQUESTS = {
 # recorded, but not imitated by the fake because the healthcheck never sends these requests
 NOT_IMITATED = {
     "connectors_expand_info.json": "?expand=info (connector configs)",
-    "connectors_expand_status_info.json": "?expand=info (connector configs)",
     "error_409_create_existing.json": "POST /connectors (creating connectors)",
     "health_while_starting_404.json": "Jetty's 404 while the worker starts; tests set fake.health to what they need",
 }
@@ -77,6 +77,7 @@ def imitate(version: str) -> FakeConnect:
     if version_tuple(version) < (3, 9, 0):
         fake.health = None  # GET /health is Kafka 3.9+ (KIP-1017)
     worker = info["worker_id"]
+    configs = load(version, "connectors_expand_status_info.json")["body"]
     for name, states in info["expected_states"].items():
         connector_state = states["connector"]
         fake.set_connector(
@@ -86,6 +87,7 @@ def imitate(version: str) -> FakeConnect:
             worker_id=worker,
             trace=failure_trace(connector_state),
             type=load(version, f"status_{name}.json")["body"]["type"],
+            config=configs[name]["info"]["config"],
         )
     return fake
 
@@ -164,7 +166,7 @@ def test_the_fake_answers_with_the_real_status_codes_and_shapes(version: str, fa
 
 def test_the_fake_lists_the_same_connectors_in_the_same_states(version: str, fake: FakeConnect) -> None:
     real = parse_expanded(load(version, "connectors_expand_status.json")["body"])
-    imitation = parse_expanded(requests.get(fake.url + "/connectors?expand=status", timeout=5).json())
+    imitation = parse_expanded(requests.get(fake.url + "/connectors?expand=status&expand=info", timeout=5).json())
     assert states_of(imitation) == states_of(real)
     listing = requests.get(fake.url + "/connectors", timeout=5).json()
     assert sorted(listing) == sorted(load(version, "connectors.json")["body"])  # Connect's order is not sorted

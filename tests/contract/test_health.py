@@ -215,7 +215,7 @@ def test_a_thousand_probes_cause_no_request_to_connect(
         assert client.get("/").status_code == 200
         assert client.head("/").status_code == 200
     assert connect.request_count() == before
-    assert connect.requests == ["/connectors?expand=status", "/health"]
+    assert connect.requests == ["/connectors?expand=status&expand=info", "/health"]
 
 
 def test_include_and_exclude_filters(connect: FakeConnect, settings: Settings, make_service) -> None:

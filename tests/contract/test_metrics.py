@@ -67,7 +67,7 @@ def test_metrics_scrapes_cause_no_request_to_connect(connect: FakeConnect, servi
     service.poller.poll_once()
     for _ in range(100):
         assert client.get("/metrics").status_code == 200
-    assert connect.requests == ["/connectors?expand=status", "/health"]  # the one poll's requests only
+    assert connect.requests == ["/connectors?expand=status&expand=info", "/health"]  # the one poll's requests only
 
 
 def test_a_poll_that_fails_after_the_fetch_is_counted_once(

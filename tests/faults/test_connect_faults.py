@@ -190,7 +190,7 @@ def test_401_from_connect_is_a_503_until_the_credentials_work(
         probe = create_app(service.settings, service).test_client()
         service.poller.poll_once()
         body = probe.get("/").get_json()
-        assert (body["reason"], body["error"]) == ("http_status", "GET /connectors?expand=status: HTTP 401")
+        assert (body["reason"], body["error"]) == ("http_status", "GET /connectors?expand=status&expand=info: HTTP 401")
         assert error_lines(poller_log) == ["cannot read Connect status (http_status): " + body["error"]]
 
         secured.auth = ("healthcheck", "old")  # Connect's password file reverted

@@ -45,7 +45,10 @@ def test_connect_hanging_then_healing(connect: FakeConnect, console: Console) ->
         bodies = assert_honest_while(server)
     assert {body.get("reason", body.get("error")) for body in bodies} <= {"timeout", "stale"}
     assert recover(server, connect) <= 2  # at most the poll in flight when it healed, and the next
-    assert "cannot read Connect status (timeout): GET /connectors?expand=status: no answer within 0.5 s" in server.log()
+    assert (
+        "cannot read Connect status (timeout): GET /connectors?expand=status&expand=info: no answer within 0.5 s"
+        in server.log()
+    )
 
 
 def test_connect_refusing_then_listening_again(console: Console) -> None:
@@ -111,7 +114,7 @@ def test_max_response_bytes_caps_what_is_read(connect: FakeConnect, console: Con
     body = server.get("/").json()
     assert (body["reason"], body["error"]) == (
         "bad_response",
-        "GET /connectors?expand=status: response larger than the limit of 10000 bytes",
+        "GET /connectors?expand=status&expand=info: response larger than the limit of 10000 bytes",
     )
 
 

@@ -226,12 +226,16 @@ def test_ready_follows_the_poll_and_the_workers_own_health_is_read_where_it_exis
     server = healthcheck()
     seen(server, name, "RUNNING", ["RUNNING"])
     answer_when(
-        server, lambda _: access.requests("GET /connectors?expand=status") >= 5, "five polls", path="/ping", timeout=30
+        server,
+        lambda _: access.requests("GET /connectors?expand=status&expand=info") >= 5,
+        "five polls",
+        path="/ping",
+        timeout=30,
     )
     response = server.get("/ready")
     assert response.status_code == 200
     assert (response.json()["ready"], response.json()["message"]) == (True, "Connect answered the last poll.")
-    polls = access.requests("GET /connectors?expand=status")
+    polls = access.requests("GET /connectors?expand=status&expand=info")
     asked = access.requests("GET /health")
     if kafka.has_health_endpoint:  # Kafka 3.9+: read on every poll, and "healthy" adds no failure
         assert asked >= polls - 1
@@ -347,7 +351,9 @@ def test_the_worker_stopped_is_a_503_at_once_and_started_again_a_200_without_res
         )
         body = response.json()
         assert (body["healthy"], body["message"]) == (False, POLL_ERROR_MESSAGE)
-        assert body["error"].startswith(f"GET /connectors?expand=status: cannot reach {kafka.connect_url}: ")
+        assert body["error"].startswith(
+            f"GET /connectors?expand=status&expand=info: cannot reach {kafka.connect_url}: "
+        )
         assert server.get("/ready").status_code == 503
     finally:
         if not kafka.is_worker_running():

@@ -71,7 +71,7 @@ def test_connect_errors_are_logged_when_they_start_and_when_they_end(
     wait_until(lambda: status_of(console) == 200, what="recovery")
     log = console.log()
     assert log.count("ERROR") == 1
-    assert "cannot read Connect status (http_status): GET /connectors?expand=status: HTTP 500" in log
+    assert "cannot read Connect status (http_status): GET /connectors?expand=status&expand=info: HTTP 500" in log
     assert "Connect status readable again after" in log
 
 

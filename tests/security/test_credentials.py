@@ -79,7 +79,7 @@ def test_console_script_refuses_a_malformed_basic_auth_file_with_exit_2(tmp_path
 
 
 def _redirecting(target: FakeConnect) -> Fault:
-    return Fault(status=302, headers=(("Location", target.url + "/connectors?expand=status"),))
+    return Fault(status=302, headers=(("Location", target.url + "/connectors?expand=status&expand=info"),))
 
 
 @pytest.mark.parametrize(
@@ -138,7 +138,7 @@ def test_the_password_never_appears_in_an_answer_or_a_log_line(
     assert leaks == []
     if provoke == "redirect":
         assert elsewhere.request_count() == 0  # the credentials never went to the other host
-        assert answer.get_json()["error"].startswith("GET /connectors?expand=status: HTTP 302")
+        assert answer.get_json()["error"].startswith("GET /connectors?expand=status&expand=info: HTTP 302")
 
 
 def test_the_password_never_appears_in_the_console_scripts_output(

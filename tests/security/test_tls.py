@@ -34,7 +34,8 @@ def test_without_the_ca_tls_fails_as_a_clear_connection_error(
     assert status == 503
     assert body["reason"] == "connection"
     assert body["error"] == (
-        f"GET /connectors?expand=status: TLS with {tls_connect.url} failed: [SSL: CERTIFICATE_VERIFY_FAILED] "
+        f"GET /connectors?expand=status&expand=info: TLS with {tls_connect.url} failed: "
+        "[SSL: CERTIFICATE_VERIFY_FAILED] "
         "certificate verify failed: unable to get local issuer certificate; "
         "is --connect-ca-file the CA that signed Connect's certificate?"
     )

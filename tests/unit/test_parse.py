@@ -19,7 +19,7 @@ TRACE = (
     "\tat org.apache.kafka.connect.runtime.WorkerSinkTask.deliverMessages(WorkerSinkTask.java:636)\n"
 )
 
-# `GET /connectors?expand=status` as Kafka Connect 4.4 answers it: a failed sink task carries a trace,
+# `GET /connectors?expand=status&expand=info` as Kafka Connect 4.4 answers it: a failed sink task carries a trace,
 # a running one none (Connect leaves an empty trace out), and every status carries the plugin version.
 CONNECT_44_BODY = """
 {

@@ -21,7 +21,7 @@ def test_legacy_connect_without_expand_is_read_one_connector_at_a_time(
     assert response.json["failures"][0]["connector"] == "a b/c"
     assert response.json["failure_rate"] == pytest.approx(1 / 4)
     assert connect.requests == [
-        "/connectors?expand=status",
+        "/connectors?expand=status&expand=info",
         "/connectors/a%20b%2Fc/status",
         "/connectors/ok/status",
         "/health",  # 404, and GET / says 2.2.0: no /health before Kafka 3.9; asked again after 10 s
@@ -29,7 +29,7 @@ def test_legacy_connect_without_expand_is_read_one_connector_at_a_time(
     ]
     service.poller.poll_once()
     assert connect.requests[5:] == [
-        "/connectors?expand=status",
+        "/connectors?expand=status&expand=info",
         "/connectors/a%20b%2Fc/status",
         "/connectors/ok/status",
     ]
