@@ -134,7 +134,7 @@ class ConnectClient:
         deadline = self._clock() + self.timeout
         with self._call("GET", path) as response:
             if response.status_code == 404 and not_found_ok:
-                raise _NotFound(path)
+                raise _NotFound(_error_detail(response))
             if response.status_code != 200:
                 raise ConnectError("http_status", f"GET {path}: HTTP {response.status_code}{_error_detail(response)}")
             return self._read_body(response, path, deadline)
@@ -232,6 +232,17 @@ class ConnectClient:
         version = doc.get("version") if isinstance(doc, dict) else None
         match = re.match(r"(\d+)\.(\d+)", version) if isinstance(version, str) else None
         return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+    def fetch_source_offsets(self, connector: str) -> Any | None:
+        """`GET /connectors/<name>/offsets` (Kafka 3.5+, KIP-875) as parsed JSON; None where Connect has no
+        such endpoint (Jersey's bare "HTTP 404 Not Found", unlike a 404 for an unknown connector)."""
+        path = f"/connectors/{quote(connector, safe='')}/offsets"
+        try:
+            return self._get_json(path, not_found_ok=True)
+        except _NotFound as missing:
+            if "HTTP 404 Not Found" in str(missing):
+                return None
+            raise ConnectError("http_status", f"GET {path}: HTTP 404{missing}") from None
 
     def restart_failed(self, connector: str, failed_task_ids: list[int]) -> None:
         """Restart a connector's FAILED instances: one call on Kafka 3.0+ (KIP-745); before that, Connect

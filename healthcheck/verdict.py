@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from healthcheck.model import ConnectorStatus, WorkerHealth
+from healthcheck.progress_report import ConnectorProgress
 
 FailureKey = tuple[str, int | None]  # (connector, task id or None for the connector itself)
 
@@ -52,6 +53,7 @@ class Failure:
     task_id: int | None = None
     since: str | None = None
     counted: bool = True  # False while it has lasted less than unhealthy_after
+    stall: ConnectorProgress | None = None  # a STALLED connector: its lag, last progress and stuck partitions
 
     @property
     def key(self) -> FailureKey:
