@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from healthcheck import metrics, render
 from healthcheck.model import ConnectorStatus
+from healthcheck.progress_report import ProgressReport
 from healthcheck.render import View
 from healthcheck.responses import Answer, error
 from healthcheck.snapshot import Snapshot, SnapshotStore
 from healthcheck.verdict import Verdict
+
+
+def progress_report(snapshot: Snapshot) -> ProgressReport | None:
+    return snapshot.progress.report if snapshot.progress is not None else None
 
 
 class Answers:
@@ -62,7 +67,10 @@ class Answers:
         snapshot, verdict = judged
         return snapshot.memo(
             "connectors",
-            lambda: Answer.json(200, render.connectors_doc(snapshot.connectors, verdict, snapshot.checked_at)),
+            lambda: Answer.json(
+                200,
+                render.connectors_doc(snapshot.connectors, verdict, snapshot.checked_at, progress_report(snapshot)),
+            ),
         )
 
     def connector(self, name: str, now: float) -> Answer:
@@ -78,7 +86,12 @@ class Answers:
 
     def _connector_answer(self, snapshot: Snapshot, verdict: Verdict, connector: ConnectorStatus) -> Answer:
         doc = render.connector_doc(
-            connector, verdict, self._view, snapshot.checked_at, snapshot.restarts.get(connector.name)
+            connector,
+            verdict,
+            self._view,
+            snapshot.checked_at,
+            snapshot.restarts.get(connector.name),
+            progress_report(snapshot),
         )
         return Answer.json(200 if doc["healthy"] else 503, doc)
 
@@ -91,6 +104,6 @@ class Answers:
         fresh = age <= self._max_staleness
         state = snapshot.memo(
             ("metrics", fresh),
-            lambda: metrics.render_state(snapshot.connectors, snapshot.verdict, snapshot.ok, fresh),
+            lambda: metrics.render_state(snapshot.connectors, snapshot.verdict, snapshot.ok, fresh, snapshot.progress),
         )
         return Answer(200, snapshot.counters + state + metrics.age_line(age), content_type=metrics.CONTENT_TYPE)

@@ -83,3 +83,19 @@ def librdkafka_rejects(config: KafkaConfig) -> str | None:
     except (KafkaException, ValueError, TypeError) as error:
         return config.scrub(str(error.args[0].str() if isinstance(error, KafkaException) else error))
     return None
+
+
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+def bootstrap_servers(raw: str) -> str | None:
+    """A comma list of host:port, as Kafka clients take it (a scheme such as SASL_SSL:// is allowed)."""
+    servers = [s.strip() for s in raw.split(",") if s.strip()]
+    if not raw.strip():
+        return None
+    for server in servers:
+        address = server.split("://", 1)[-1]
+        match = _HOST_PORT.match(address)
+        if match is None or not 1 <= int(match.group(2)) <= 65535:
+            raise ValueError("must be a comma list of host:port, e.g. kafka-0:9092,kafka-1:9092")
+    return ",".join(servers)

@@ -269,7 +269,7 @@ class KafkaOffsetsReader:
             detail = f"{detail} ({background})"
         elif not background:
             detail = f"{detail} (no answer from {self.bootstrap_servers} within {self.timeout:g} s)"
-        if code is not None and code.code() in _AUTH_CODES or "uthenticat" in detail:
+        if (code is not None and code.code() in _AUTH_CODES) or "uthenticat" in detail:
             reason = "auth"
         elif code is not None and code.code() in _TIMEOUT_CODES and not background:
             reason = "timeout"

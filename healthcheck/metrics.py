@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from healthcheck.connect_client import ConnectError
-from healthcheck.model import STATES, ConnectorStatus
+from healthcheck.model import JUDGED_STATES, STALLED, STATES, ConnectorStatus
+from healthcheck.progress_reading import ProgressReading
 from healthcheck.verdict import Verdict
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -114,8 +115,15 @@ class _Families:
         return iter(self._families)
 
 
-def render_state(connectors: tuple[ConnectorStatus, ...], verdict: Verdict | None, up: bool, fresh: bool) -> bytes:
-    """The gauges of one snapshot. `up`: the poll read Connect; `fresh`: the snapshot is not stale."""
+def render_state(
+    connectors: tuple[ConnectorStatus, ...],
+    verdict: Verdict | None,
+    up: bool,
+    fresh: bool,
+    progress: ProgressReading | None = None,
+) -> bytes:
+    """The gauges of one snapshot. `up`: the poll read Connect; `fresh`: the snapshot is not stale.
+    A connector the progress check finds stalled shows as STALLED (instead of RUNNING) in the state series."""
     healthy = GaugeMetricFamily(
         PREFIX + "healthy", "1 if GET / answers 200 (healthy and fresh), else 0" + FROM_LAST_POLL + "."
     )
@@ -134,19 +142,65 @@ def render_state(connectors: tuple[ConnectorStatus, ...], verdict: Verdict | Non
     )
     connector_counts: Tally[str] = Tally()
     task_counts: Tally[str] = Tally()
+    stalled = progress.stalled if progress is not None else {}
     for connector in connectors:
-        connector_state.add_metric([connector.name, connector.worker_id, connector.state], 1.0)
-        connector_counts[connector.state] += 1
+        state = STALLED if connector.name in stalled and connector.running else connector.state
+        connector_state.add_metric([connector.name, connector.worker_id, state], 1.0)
+        connector_counts[state] += 1
         for task in connector.tasks:
             task_state.add_metric([connector.name, str(task.id), task.worker_id, task.state], 1.0)
             task_counts[task.state] += 1
     by_state = []
     for name, tally in (("connectors", connector_counts), ("tasks", task_counts)):
         family = GaugeMetricFamily(PREFIX + name, f"Number of {name} by state" + FROM_LAST_POLL + ".", labels=["state"])
-        for state in sorted(set(STATES) | set(tally)):
+        for state in sorted(set(JUDGED_STATES if name == "connectors" else STATES) | set(tally)):
             family.add_metric([state], float(tally[state]))
         by_state.append(family)
     failures = GaugeMetricFamily(PREFIX + "failures", "Failures listed by GET /" + FROM_LAST_POLL + ".")
     failures.add_metric([], float(len(verdict.failures)) if verdict is not None else 0.0)
     families: list[Metric] = [healthy, up_family, failures, *by_state, connector_state, task_state]
+    if progress is not None:
+        families += progress_families(progress, connectors)
     return generate_latest(_Families(families))
+
+
+def progress_families(progress: ProgressReading, connectors: tuple[ConnectorStatus, ...]) -> list[Metric]:
+    """The progress check's gauges, from the report the snapshot was judged with."""
+    report = progress.report
+    round_ok = (
+        report is not None
+        and report.error is None
+        and (progress.error is None or progress.error.reason == "connectors")
+    )
+    up = GaugeMetricFamily(
+        PREFIX + "progress_up", "1 if the last progress round read the offsets (Kafka, Connect) in time, else 0."
+    )
+    up.add_metric([], 1.0 if round_ok else 0.0)
+    error = GaugeMetricFamily(
+        PREFIX + "progress_error",
+        "1 while the progress check cannot judge, by reason (connection, timeout, auth, kafka, connect, stale, "
+        "internal; connectors: some connectors only).",
+        labels=["reason"],
+    )
+    if progress.error is not None:
+        error.add_metric([progress.error.reason], 1.0)
+    lag = GaugeMetricFamily(
+        PREFIX + "connector_lag",
+        "Records waiting for a sink connector, summed over its partitions.",
+        labels=["connector"],
+    )
+    last = GaugeMetricFamily(
+        PREFIX + "connector_last_progress_timestamp_seconds",
+        "Unix time of a judged connector's last progress (a commit advanced, lag 0, or a source offset moved).",
+        labels=["connector"],
+    )
+    listed = {c.name for c in connectors}
+    if report is not None and report.error is None:
+        for name, judged in sorted(report.connectors.items()):
+            if name not in listed or judged.error is not None:
+                continue
+            if judged.lag is not None:
+                lag.add_metric([name], float(judged.lag))
+            if judged.last_progress_epoch is not None:
+                last.add_metric([name], judged.last_progress_epoch)
+    return [up, error, lag, last]

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 # Connect's AbstractStatus.State values; STOPPED exists since Kafka 3.5 and applies to connectors only.
 STATES = ("FAILED", "PAUSED", "UNASSIGNED", "RUNNING", "RESTARTING", "STOPPED")
 CONTAINERS = ("CONNECTOR", "TASK")
+# RUNNING but not moving data: the progress check's state for a connector (never for a task).
+STALLED = "STALLED"
+# What --unhealthy-states accepts: Connect's states, and STALLED.
+JUDGED_STATES = (*STATES, STALLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,11 @@ class ConnectorStatus:
     type: str | None = None
     # From `?expand=info`. Held in memory only and never rendered: a connector config may carry secrets.
     config: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def running(self) -> bool:
+        """RUNNING with a RUNNING task: the only state in which a connector can be expected to move data."""
+        return self.state == "RUNNING" and any(task.state == "RUNNING" for task in self.tasks)
 
 
 @dataclass(frozen=True, slots=True)

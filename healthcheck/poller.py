@@ -14,6 +14,7 @@ from healthcheck.history import FailureHistory
 from healthcheck.memory import release_free_memory
 from healthcheck.metrics import PollMetrics
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
+from healthcheck.progress_reading import ProgressSource
 from healthcheck.render import View
 from healthcheck.snapshot import PollError, Snapshot, SnapshotStore, failed_poll, healthy_or_not
 from healthcheck.timeline import FailingTimeline
@@ -55,6 +56,7 @@ class Poller:
         metrics: PollMetrics | None = None,
         restarts: Callable[[], Mapping[str, RestartStatus]] = no_restarts,
         on_publish: Sequence[Callable[[Snapshot], None]] = (),
+        progress: ProgressSource | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], str] = utc_now_iso,
     ) -> None:
@@ -65,6 +67,7 @@ class Poller:
         self._metrics = metrics or PollMetrics()
         self._restarts = restarts  # the actor's restart state, as it is when this poll ends
         self._on_publish = tuple(on_publish)
+        self._progress = progress
         self._clock = clock
         self._wall_clock = wall_clock
         self._history = FailureHistory()
@@ -103,8 +106,11 @@ class Poller:
         # Traces were capped, or dropped for --hide-traces, as the client parsed them.
         connectors = self._rules.select(self._client.fetch_statuses())
         worker = self._client.fetch_worker_health()
+        # The newest progress report, read (never waited for): its own job runs beside this poll.
+        progress = self._progress.reading(started) if self._progress is not None else None
+        stalled = progress.stalled if progress is not None else None
         # The same pure function the verdict's table and property tests exercise.
-        verdict = evaluate(connectors, self._rules, self._history.seen(started, checked_at), worker)
+        verdict = evaluate(connectors, self._rules, self._history.seen(started, checked_at), worker, stalled)
         self._history.observe((f.key for f in verdict.failures), started, checked_at)
         snapshot = healthy_or_not(
             connectors=connectors,
@@ -115,6 +121,7 @@ class Poller:
             worker=worker,
             restarts=self._restarts(),
             timeline=self._timeline.record(started, len(verdict.failures)),
+            progress=progress,
         )
         # Counted only now that nothing can fail any more: a poll is counted once, as what was published.
         self._metrics.forget_connectors_except({c.name for c in connectors})

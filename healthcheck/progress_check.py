@@ -113,20 +113,27 @@ class ProgressCheck:
         self._clock = clock
         self._wall_clock = wall_clock
         self._tracks: dict[TrackKey, Track] = {}
-        self._no_offsets_endpoint_said = False
         self._changes = ProgressLog()
 
-    def check_once(self) -> ProgressReport:
+    def check_once(self) -> ProgressReport | None:
+        """One round, published; None (nothing published) before the first poll of Connect has finished."""
+        if self._connectors.current() is None:
+            return None
         started = self._clock()
         checked_at = self._wall_clock()
         try:
             report = self._round(started, checked_at)
         except KafkaReadError as error:
-            report = ProgressReport(started, checked_at, self._clock() - started, error=ProgressError(error.reason, error.message))
+            report = ProgressReport(
+                started, checked_at, self._clock() - started, error=ProgressError(error.reason, error.message)
+            )
         except Exception as error:  # our own bug must end as an error report, never a dead job or a stale report
             log.exception("progress round failed unexpectedly")
             report = ProgressReport(
-                started, checked_at, self._clock() - started, error=ProgressError("internal", f"{type(error).__name__}: {error}")
+                started,
+                checked_at,
+                self._clock() - started,
+                error=ProgressError("internal", f"{type(error).__name__}: {error}"),
             )
         self._store.publish(report)
         self._changes.record(report)
@@ -135,7 +142,9 @@ class ProgressCheck:
     def _round(self, started: float, checked_at: str) -> ProgressReport:
         snapshot = self._connectors.current()
         if snapshot is None or getattr(snapshot, "error", None) is not None:
-            return ProgressReport(started, checked_at, error=ProgressError("connect", "no connector list from Connect yet"))
+            return ProgressReport(
+                started, checked_at, error=ProgressError("connect", "no connector list from Connect yet")
+            )
         running = [c for c in snapshot.connectors if is_running(c)]
         sinks = [c for c in running if c.type == "sink"] if self._kafka is not None else []
         sources = [
@@ -158,7 +167,9 @@ class ProgressCheck:
             for name, error in bad.items():
                 results[name] = ConnectorProgress(name, "sink", Judgement.WATCHING, checked_at, error=error)
             for query in queries:
-                results[query.connector] = self._judge_sink(query.connector, offsets[query.connector], started, checked_at)
+                results[query.connector] = self._judge_sink(
+                    query.connector, offsets[query.connector], started, checked_at
+                )
         for connector in sources:
             results[connector.name] = self._judge_source(connector.name, started, checked_at)
         judged = set(results)
@@ -205,13 +216,7 @@ class ProgressCheck:
         assert self._connect is not None
         try:
             doc = self._connect.fetch_source_offsets(name)
-            if doc is None:
-                if not self._no_offsets_endpoint_said:
-                    log.warning(
-                        "Connect has no GET /connectors/<name>/offsets (Kafka 3.5+): sources in --expect-progress "
-                        "are not judged"
-                    )
-                    self._no_offsets_endpoint_said = True
+            if doc is None:  # logged once, as each connector error is, by ProgressLog
                 message = "Connect has no GET /connectors/<name>/offsets (Kafka 3.5+): not judged"
                 return ConnectorProgress(name, "source", Judgement.WATCHING, checked_at, error=message)
             pairs = parse_source_offsets(doc)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
+from healthcheck.progress_render import progress_doc, progress_error_doc, stall_fields
+from healthcheck.progress_report import ProgressError, ProgressReport
 from healthcheck.verdict import Failure, Verdict
 
 NO_STATUS_MESSAGE = "No status yet: the first poll of Kafka Connect has not finished."
@@ -39,6 +41,8 @@ def failure_doc(failure: Failure, view: View, restart: RestartStatus | None = No
         doc["trace"] = trace
     if failure.since is not None:
         doc["since"] = failure.since
+    if failure.stall is not None:
+        doc.update(stall_fields(failure.stall))
     if not failure.counted:
         doc["counted"] = False  # listed, but not yet long enough to turn / into 503 (unhealthy-after)
     if restart is not None:
@@ -55,12 +59,16 @@ def worker_failure_doc(worker: WorkerHealth) -> dict[str, Any]:
 
 
 def health_doc(
-    verdict: Verdict, view: View, checked_at: str, restarts: Mapping[str, RestartStatus] | None = None
+    verdict: Verdict,
+    view: View,
+    checked_at: str,
+    restarts: Mapping[str, RestartStatus] | None = None,
+    progress_error: ProgressError | None = None,
 ) -> dict[str, Any]:
     restarts = restarts or {}
     failures = [worker_failure_doc(verdict.worker)] if verdict.worker is not None else []
     failures += [failure_doc(f, view, restarts.get(f.connector)) for f in verdict.failures]
-    return {
+    doc = {
         "failures": failures,
         "failure_states": list(view.failure_states),
         "failure_rate": verdict.failure_rate,
@@ -68,6 +76,9 @@ def health_doc(
         "healthy": verdict.healthy,
         "checked_at": checked_at,
     }
+    if progress_error is not None:
+        doc["progress_error"] = progress_error_doc(progress_error)
+    return doc
 
 
 def poll_error_doc(reason: str, error: str, view: View, checked_at: str) -> dict[str, Any]:
@@ -111,10 +122,12 @@ def failures_by_connector(verdict: Verdict) -> dict[str, list[Failure]]:
     return grouped
 
 
-def connector_summary(connector: ConnectorStatus, failing: Sequence[Failure]) -> dict[str, Any]:
-    """One line of `GET /connectors`: states only (no traces), and this connector's own verdict from its
-    `failing` entries."""
-    return {
+def connector_summary(
+    connector: ConnectorStatus, failing: Sequence[Failure], progress: ProgressReport | None = None
+) -> dict[str, Any]:
+    """One line of `GET /connectors`: states only (no traces), this connector's own verdict from its `failing`
+    entries, and its progress when the progress check judges it."""
+    doc = {
         "name": connector.name,
         "type": connector.type,
         "state": connector.state,
@@ -123,11 +136,20 @@ def connector_summary(connector: ConnectorStatus, failing: Sequence[Failure]) ->
         "healthy": not any(f.counted for f in failing),
         "failures": len(failing),
     }
+    judged = progress.connectors.get(connector.name) if progress is not None else None
+    if judged is not None:
+        doc["progress"] = progress_doc(judged)
+    return doc
 
 
-def connectors_doc(connectors: Sequence[ConnectorStatus], verdict: Verdict, checked_at: str) -> dict[str, Any]:
+def connectors_doc(
+    connectors: Sequence[ConnectorStatus], verdict: Verdict, checked_at: str, progress: ProgressReport | None = None
+) -> dict[str, Any]:
     grouped = failures_by_connector(verdict)
-    return {"connectors": [connector_summary(c, grouped.get(c.name, ())) for c in connectors], "checked_at": checked_at}
+    return {
+        "connectors": [connector_summary(c, grouped.get(c.name, ()), progress) for c in connectors],
+        "checked_at": checked_at,
+    }
 
 
 def connector_doc(
@@ -136,10 +158,11 @@ def connector_doc(
     view: View,
     checked_at: str,
     restart: RestartStatus | None = None,
+    progress: ProgressReport | None = None,
 ) -> dict[str, Any]:
     """`GET /connectors/<name>`: this connector's states and failures alone."""
     failing = [f for f in verdict.failures if f.connector == connector.name]  # one connector: one pass
-    doc = connector_summary(connector, failing)
+    doc = connector_summary(connector, failing, progress)
     doc["failures"] = [failure_doc(f, view, restart) for f in failing]
     doc["failure_states"] = list(view.failure_states)
     doc["checked_at"] = checked_at

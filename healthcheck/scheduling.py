@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 
-def start_every(seconds: float, job: Callable[[], object], name: str) -> BackgroundScheduler:
-    """Run `job` now, then every `seconds`, in a daemon thread; return its scheduler (for `stop`)."""
+def start_every(
+    seconds: float, job: Callable[[], object], name: str, *, first_run_in: float = 0.0
+) -> BackgroundScheduler:
+    """Run `job` in `first_run_in` seconds (now by default), then every `seconds`, in a daemon thread; return
+    its scheduler (for `stop`)."""
     scheduler = BackgroundScheduler(daemon=True, timezone=UTC, executors={"default": DebugExecutor()})
     scheduler.add_job(
         job,
         "interval",
         seconds=seconds,
-        next_run_time=datetime.now(UTC),
+        next_run_time=datetime.now(UTC) + timedelta(seconds=first_run_in),
         id=name,
         name=name,
         max_instances=1,

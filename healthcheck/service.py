@@ -20,7 +20,10 @@ from healthcheck.model import RestartStatus
 from healthcheck.notify.build import build_notifier
 from healthcheck.notify.notifier import Notifier
 from healthcheck.parse import TracePolicy
-from healthcheck.poller import Poller, no_restarts
+from healthcheck.poller import Poller, no_restarts, utc_now_iso
+from healthcheck.progress_check import OffsetsReader, ProgressCheck
+from healthcheck.progress_reading import ProgressSource
+from healthcheck.progress_report import ProgressStore
 from healthcheck.render import View
 from healthcheck.restarter import Restarter, restart_statuses
 from healthcheck.settings import Settings
@@ -55,6 +58,12 @@ def client_cert(settings: Settings) -> str | tuple[str, str] | None:
     return settings.connect_client_cert
 
 
+def progress_max_age(settings: Settings) -> float:
+    """How old a progress report may be before the poller calls progress unknown: two missed rounds, each
+    allowed its three Kafka requests' timeouts, and one poll."""
+    return 2 * settings.progress_interval + 3 * settings.request_timeout + settings.poll_interval
+
+
 def connect_client(settings: Settings, clock: Callable[[], float]) -> ConnectClient:
     return ConnectClient(
         settings.connect_url,
@@ -75,7 +84,10 @@ class Service:
     `start()`); each gets every published snapshot in its own thread, in the host's actor process only.
     """
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], float] = time.monotonic, kafka: OffsetsReader | None = None
+    ) -> None:
+        """`kafka`: the Kafka offsets reader to use instead of one made from the settings (tests)."""
         self.settings = settings
         self.clock = clock
         self.store = SnapshotStore()
@@ -123,6 +135,9 @@ class Service:
             consumers.append(self.notifier)
         self.consumers = ConsumerRunner(consumers, may_act=self.actor.try_hold)
         self.changes = ChangeLog()
+        self.progress_store = ProgressStore()
+        self.progress_check = self._progress_check(settings, clock, kafka)
+        progress = ProgressSource(self.progress_store, progress_max_age(settings)) if self.progress_check else None
         self.poller = Poller(
             self.client,
             rules,
@@ -131,10 +146,40 @@ class Service:
             metrics=self.metrics,
             restarts=restarts,
             on_publish=(self.changes.record, self.consumers.offer),
+            progress=progress,
             clock=clock,
         )
         self.answers = Answers(self.store, settings.max_staleness, view)
         self._scheduler: BackgroundScheduler | None = None
+        self._progress_scheduler: BackgroundScheduler | None = None
+
+    def _progress_check(
+        self, settings: Settings, clock: Callable[[], float], kafka: OffsetsReader | None
+    ) -> ProgressCheck | None:
+        """The progress check, when it is on. It reads Connect (source offsets) on a session of its own."""
+        self.kafka: OffsetsReader | None = None
+        self.progress_client: ConnectClient | None = None
+        if not settings.progress_enabled:
+            return None
+        if kafka is None and settings.kafka_bootstrap_servers is not None:
+            from healthcheck.kafka_offsets import KafkaOffsetsReader  # librdkafka is loaded only when it is used
+
+            kafka = KafkaOffsetsReader(
+                settings.kafka_bootstrap_servers, settings.kafka_config, timeout=settings.request_timeout
+            )
+        self.kafka = kafka
+        if settings.expect_progress is not None:
+            self.progress_client = connect_client(settings, clock)
+        return ProgressCheck(
+            self.store,
+            self.progress_store,
+            stall_after=settings.stall_after,
+            kafka=kafka,
+            connect=self.progress_client,
+            expect_progress=settings.expect_progress,
+            clock=clock,
+            wall_clock=utc_now_iso,
+        )
 
     def _restart_statuses(self) -> Mapping[str, RestartStatus]:
         """What the actor (this process or another) last wrote: every worker shows the same restart state."""
@@ -156,6 +201,15 @@ class Service:
         self._scheduler = scheduling.start_every(self.settings.poll_interval, self.poller.poll_once, "poll-connect")
         if self.notifier is not None:
             self.notifier.start()  # in every process; it judges and sends only while this one is the actor
+        if self.progress_check is not None:
+            # Its own scheduler and thread: a slow Kafka never delays a poll. It starts a moment after the
+            # first poll, which lists the connectors it judges.
+            self._progress_scheduler = scheduling.start_every(
+                self.settings.progress_interval,
+                self.progress_check.check_once,
+                "progress",
+                first_run_in=min(1.0, self.settings.poll_interval),
+            )
         log.info(
             "polling %s every %g s (request timeout %g s, max staleness %g s)",
             self.settings.connect_url,
@@ -166,12 +220,15 @@ class Service:
 
     def stop(self) -> None:
         """Stop polling and acting; neither a poll nor an action stuck on Connect is waited for."""
-        if self._scheduler is not None:
-            scheduling.stop(self._scheduler)
-            self._scheduler = None
+        for scheduler in (self._scheduler, self._progress_scheduler):
+            if scheduler is not None:
+                scheduling.stop(scheduler)
+        self._scheduler = self._progress_scheduler = None
         self.consumers.stop()
         if self.notifier is not None:
             self.notifier.stop()
         self.actor.release()
         self.client.close()
         self.action_client.close()
+        if self.progress_client is not None:
+            self.progress_client.close()

@@ -18,7 +18,8 @@ from typing import Any
 
 from healthcheck import __version__
 from healthcheck import setting_types as kinds
-from healthcheck.model import CONTAINERS, STATES
+from healthcheck.kafka_config import KafkaConfig, bootstrap_servers, read_properties
+from healthcheck.model import CONTAINERS, JUDGED_STATES, STALLED
 from healthcheck.setting_types import LOG_LEVELS, BasicAuth, NotifyTarget, Secret
 from healthcheck.traces import DEFAULT_MAX_TRACE_BYTES
 
@@ -66,8 +67,12 @@ class Settings:
     port: int = setting(18083, kinds.port, "port to listen on")
     connect_url: str = setting("http://localhost:8083", kinds.url, "base URL of the Kafka Connect REST API")
     connect_worker_id: str | None = setting(None, kinds.worker_id, "only judge connectors and tasks on this worker")
+    # None until __post_init__ picks it: FAILED, or FAILED,STALLED when a progress check is on.
     unhealthy_states: tuple[str, ...] = setting(
-        ("FAILED",), kinds.choices(STATES), f"comma list of states that count as failing ({', '.join(STATES)})"
+        None,
+        kinds.choices(JUDGED_STATES),
+        f"comma list of states that count as failing ({', '.join(JUDGED_STATES)})",
+        shown_default="FAILED (FAILED,STALLED with a progress check on)",
     )
     considered_containers: tuple[str, ...] = setting(
         ("CONNECTOR", "TASK"), kinds.choices(CONTAINERS), "comma list of what is judged: CONNECTOR, TASK"
@@ -156,6 +161,21 @@ class Settings:
     notify_pagerduty_url: str = setting(
         "https://events.pagerduty.com/v2/enqueue", kinds.url, "PagerDuty Events API v2 endpoint (proxies, tests)"
     )
+    kafka_bootstrap_servers: str | None = setting(
+        None, bootstrap_servers, "Kafka brokers (host:port list); turns on the sink progress check (STALLED)"
+    )
+    kafka_config_file: str | None = setting(
+        None, kinds.readable_file, "librdkafka client properties (security.protocol, sasl.*, ssl.*) for Kafka"
+    )
+    progress_interval: float = setting(30.0, kinds.seconds, "seconds between progress rounds (offsets read)")
+    stall_after: float = setting(
+        300.0, kinds.seconds, "seconds a connector may make no progress while work waits before it is STALLED"
+    )
+    expect_progress: re.Pattern[str] | None = setting(
+        None, kinds.regex, "source connectors (whole name) that must always make progress (Kafka 3.5+)"
+    )
+    # Not a setting: the Kafka client properties read from --kafka-config-file (secrets: never shown).
+    kafka_config: KafkaConfig | None = field(default=None, init=False, repr=False, compare=False)
     # Not a setting: the credentials in use, from --basic-auth or read from --basic-auth-file.
     credentials: BasicAuth | None = field(default=None, init=False, repr=False, compare=False)
     # Not settings: the notification secrets, read from their files when the target that needs one is used.
@@ -165,6 +185,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check(self)
+
+    @property
+    def progress_enabled(self) -> bool:
+        """A progress check is on: sinks through Kafka, or sources named by --expect-progress."""
+        return self.kafka_bootstrap_servers is not None or self.expect_progress is not None
 
     @property
     def failure_threshold(self) -> float:
@@ -205,6 +230,7 @@ def _check(settings: Settings) -> None:
             f"{OPTION['connect_ca_file'].where} configures; set one of them"
         )
     _check_pem(settings)
+    _check_progress(settings)
     credentials = settings.basic_auth
     if settings.basic_auth_file is not None:
         if credentials is not None:
@@ -250,6 +276,37 @@ def _routing_key(path: str) -> Secret:
 
 def _webhook_key(path: str) -> Secret:
     return kinds.read_secret_line(path, "the webhook signing key")
+
+
+def _check_progress(settings: Settings) -> None:
+    """The progress check's settings; reads --kafka-config-file into `kafka_config`."""
+    if settings.unhealthy_states is None:
+        states = ("FAILED", STALLED) if settings.progress_enabled else ("FAILED",)
+        object.__setattr__(settings, "unhealthy_states", states)
+    if STALLED in settings.unhealthy_states and not settings.progress_enabled:
+        raise _invalid(
+            "unhealthy_states",
+            ",".join(settings.unhealthy_states),
+            f"STALLED needs a progress check: {OPTION['kafka_bootstrap_servers'].where} or "
+            f"{OPTION['expect_progress'].where}",
+        )
+    if settings.stall_after < settings.progress_interval:
+        raise _invalid(
+            "stall_after",
+            settings.stall_after,
+            f"must be at least the progress interval ({settings.progress_interval} s)",
+        )
+    if settings.kafka_config_file is None:
+        return
+    if settings.kafka_bootstrap_servers is None:
+        raise SettingsError(
+            f"invalid {OPTION['kafka_config_file'].where}: needs {OPTION['kafka_bootstrap_servers'].where} as well"
+        )
+    try:
+        config = read_properties(settings.kafka_config_file)
+    except ValueError as error:
+        raise _invalid("kafka_config_file", settings.kafka_config_file, str(error)) from None
+    object.__setattr__(settings, "kafka_config", config)
 
 
 def _check_pem(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from healthcheck import render
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
+from healthcheck.progress_reading import ProgressReading
 from healthcheck.render import View
 from healthcheck.responses import Answer
 from healthcheck.timeline import TimelinePoint
@@ -36,6 +37,7 @@ class Snapshot:
     worker: WorkerHealth | None = None
     restarts: Mapping[str, RestartStatus] = field(default_factory=dict)  # the actor's state when it was built
     timeline: tuple[TimelinePoint, ...] = ()  # the last hour of polls, this one included (status page)
+    progress: ProgressReading | None = None  # the progress report this poll judged with; None: no progress check
     _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -80,9 +82,11 @@ def healthy_or_not(
     worker: WorkerHealth | None = None,
     restarts: Mapping[str, RestartStatus] | None = None,
     timeline: tuple[TimelinePoint, ...] = (),
+    progress: ProgressReading | None = None,
 ) -> Snapshot:
     restarts = restarts or {}
-    body = render.to_json_bytes(render.health_doc(verdict, view, checked_at, restarts))
+    progress_error = progress.error if progress is not None else None
+    body = render.to_json_bytes(render.health_doc(verdict, view, checked_at, restarts, progress_error))
     return Snapshot(
         taken_at=taken_at,
         checked_at=checked_at,
@@ -94,6 +98,7 @@ def healthy_or_not(
         worker=worker,
         restarts=restarts,
         timeline=timeline,
+        progress=progress,
     )
 
 

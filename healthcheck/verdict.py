@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from healthcheck.model import ConnectorStatus, WorkerHealth
+from healthcheck.model import STALLED, ConnectorStatus, WorkerHealth
 from healthcheck.progress_report import ConnectorProgress
 
 FailureKey = tuple[str, int | None]  # (connector, task id or None for the connector itself)
@@ -71,15 +71,26 @@ class Verdict:
     worker: WorkerHealth | None = None  # set when the worker's own /health says it is not healthy
 
 
-def find_failures(connectors: Iterable[ConnectorStatus], rules: Rules) -> tuple[tuple[Failure, ...], int]:
+def stalled_failure(connector: ConnectorStatus, progress: ConnectorProgress) -> Failure:
+    return Failure("connector", connector.name, STALLED, connector.worker_id, stall=progress)
+
+
+def find_failures(
+    connectors: Iterable[ConnectorStatus], rules: Rules, stalled: Mapping[str, ConnectorProgress] | None = None
+) -> tuple[tuple[Failure, ...], int]:
     """The failing connectors and tasks on the monitored worker(s), and how many were considered.
     `connectors` are those the filters kept (Rules.select), as the poller passes them.
+
+    `stalled`: the connectors the newest fresh progress report found stalled. STALLED is a state of the
+    connector, so it counts where the connector's own state would, and only while the connector is RUNNING
+    with a RUNNING task: one paused or failed since the report was made is what Connect says it is.
 
     Failures come sorted by connector name, the connector before its tasks, so the answer does not depend
     on the order Connect listed them in.
     """
     judge_connectors = "CONNECTOR" in rules.considered_containers
     judge_tasks = "TASK" in rules.considered_containers
+    stalled = stalled if STALLED in rules.unhealthy_states and stalled else {}
     considered = 0
     failures: list[Failure] = []
     for connector in sorted(connectors, key=lambda c: c.name):
@@ -89,6 +100,8 @@ def find_failures(connectors: Iterable[ConnectorStatus], rules: Rules) -> tuple[
                 failures.append(
                     Failure("connector", connector.name, connector.state, connector.worker_id, connector.trace)
                 )
+            elif connector.name in stalled and connector.running:
+                failures.append(stalled_failure(connector, stalled[connector.name]))
         if not judge_tasks:
             continue
         for task in sorted(connector.tasks, key=lambda t: t.id):
@@ -132,6 +145,7 @@ def evaluate(
     rules: Rules,
     seen: Mapping[FailureKey, Seen] | None = None,
     worker: WorkerHealth | None = None,
+    stalled: Mapping[str, ConnectorProgress] | None = None,
 ) -> Verdict:
-    """Judge the considered connectors and tasks on the monitored worker(s)."""
-    return judge(*find_failures(rules.select(connectors), rules), rules, seen, worker)
+    """Judge the considered connectors and tasks on the monitored worker(s); `stalled` as in find_failures."""
+    return judge(*find_failures(rules.select(connectors), rules, stalled), rules, seen, worker)

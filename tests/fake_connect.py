@@ -72,6 +72,7 @@ class FakeConnect:
         self.heal_on_restart = False  # a restart turns the connector's FAILED parts RUNNING
         self._statuses: dict[str, dict[str, Any]] = {}
         self._infos: dict[str, dict[str, Any]] = {}  # `?expand=info` per connector
+        self._offsets: dict[str, list[dict[str, Any]]] = {}  # GET /connectors/<name>/offsets (Kafka 3.5+)
         self._lock = threading.Lock()
         self._requests: list[str] = []
         self._release = threading.Event()
@@ -153,6 +154,14 @@ class FakeConnect:
             self._statuses[name] = doc
             self._infos[name] = info
 
+    def set_offsets(self, name: str, offsets: dict[str, Any]) -> None:
+        """What `GET /connectors/<name>/offsets` answers for a source: {json(partition): offset}, e.g.
+        {'{"filename": "/in.txt"}': {"position": 42}} (Connect 3.5+; a fake of an older version has no such path)."""
+        with self._lock:
+            self._offsets[name] = [
+                {"partition": json.loads(partition), "offset": offset} for partition, offset in offsets.items()
+            ]
+
     def delete_connector(self, name: str) -> None:
         with self._lock:
             self._statuses.pop(name, None)
@@ -211,12 +220,23 @@ class FakeConnect:
                     entry["info"] = infos[name]
             return 200, listing
         parts = path.strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "connectors" and parts[2] == "offsets" and self._has_offsets_api():
+            name = unquote(parts[1])
+            if name not in statuses:
+                return 404, {"error_code": 404, "message": f"Connector {name} not found"}
+            with self._lock:
+                return 200, {"offsets": json.loads(json.dumps(self._offsets.get(name, [])))}
         if len(parts) == 3 and parts[0] == "connectors" and parts[2] == "status":
             name = unquote(parts[1])
             if name in statuses and name not in self.vanish_after_listing:
                 return 200, statuses[name]
             return 404, {"error_code": 404, "message": f"No status found for connector {name}"}
         return 404, {"error_code": 404, "message": "HTTP 404 Not Found"}
+
+    def _has_offsets_api(self) -> bool:
+        """KIP-875's offsets endpoint exists from Kafka 3.5."""
+        major, minor = (int(part) for part in self.version.split(".")[:2])
+        return not self.legacy and (major, minor) >= (3, 5)
 
     def _restart(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         """POST /connectors/<name>/restart[?includeTasks=&onlyFailed=] and /connectors/<name>/tasks/<id>/restart."""
