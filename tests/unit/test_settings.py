@@ -104,6 +104,11 @@ SAMPLES: dict[str, tuple[str, Any, str, Any]] = {
         "http://p:9/e",
         "http://p:9/e",
     ),
+    "kafka_bootstrap_servers": ("k1:9092, k2:9092", "k1:9092,k2:9092", "SASL_SSL://k:9093", "SASL_SSL://k:9093"),
+    "kafka_config_file": ("{kafka_a}", "{kafka_a}", "{kafka_b}", "{kafka_b}"),
+    "progress_interval": ("10", 10.0, "20", 20.0),
+    "stall_after": ("600", 600.0, "900", 900.0),
+    "expect_progress": ("cdc-.*", re.compile("cdc-.*"), "heartbeat", re.compile("heartbeat")),
 }
 
 
@@ -111,6 +116,7 @@ SAMPLES: dict[str, tuple[str, Any, str, Any]] = {
 NEEDS: dict[str, dict[str, str]] = {
     "connect_client_key": {"HEALTHCHECK_CONNECT_CLIENT_CERT": "{bundle_a}"},
     "notify": {"HEALTHCHECK_NOTIFY_SLACK_URL_FILE": "{slack_a}"},
+    "kafka_config_file": {"HEALTHCHECK_KAFKA_BOOTSTRAP_SERVERS": "k:9092"},
 }
 
 
@@ -136,6 +142,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         for copy in ("a", "b"):
             paths[f"{name}_{copy}"] = str(directory / f"{name}-{copy}")
             Path(paths[f"{name}_{copy}"]).write_text(content.format(copy))
+    for copy in ("a", "b"):
+        paths[f"kafka_{copy}"] = str(directory / f"kafka-{copy}.properties")
+        Path(paths[f"kafka_{copy}"]).write_text(
+            f"security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.username={copy}\nsasl.password=pw-{copy}\n"
+        )
     return paths
 
 
