@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import report
 from bench.harness import BIN, LOAD_CPU, REPO, Bench, BenchError, Section, command_line
-from bench.sections import big_cluster, connect_load, hostile_clients, independence, probes, scale, workers
+from bench.sections import big_cluster, connect_load, hostile_clients, independence, probes, progress, scale, workers
 
 RESULTS = REPO / "bench" / "results"
 
@@ -37,6 +37,7 @@ SECTIONS: dict[str, ModuleType] = {
     "workers": workers,
     "hostile_clients": hostile_clients,
     "big_cluster": big_cluster,
+    "progress": progress,
 }
 
 
