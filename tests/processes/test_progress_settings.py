@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from healthcheck.settings import Settings, SettingsError, load
-from tests.test_settings import run_script
+from tests.processes.test_console_settings import run_script
 
 SECRET = "pa55-w0rd-xyz"
 
