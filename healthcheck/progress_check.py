@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from healthcheck.connect_client import ConnectError
-from healthcheck.kafka_offsets import KafkaReadError, SinkOffsets, SinkQuery
+from healthcheck.kafka_offsets import KafkaReadError, PartitionOffsets, SinkOffsets, SinkQuery
 from healthcheck.model import ConnectorStatus
 from healthcheck.progress import (
     Judgement,
@@ -113,6 +113,9 @@ class ProgressCheck:
         self._clock = clock
         self._wall_clock = wall_clock
         self._tracks: dict[TrackKey, Track] = {}
+        # Sink partitions on which a commit was seen, kept while the connector exists (even while it is not
+        # judged, e.g. STOPPED): commits that vanish there were deleted, and mean "unknown", never "stalled".
+        self._committed_seen: set[TrackKey] = set()
         self._changes = ProgressLog()
 
     def check_once(self) -> ProgressReport | None:
@@ -167,13 +170,13 @@ class ProgressCheck:
             for name, error in bad.items():
                 results[name] = ConnectorProgress(name, "sink", Judgement.WATCHING, checked_at, error=error)
             for query in queries:
-                results[query.connector] = self._judge_sink(
-                    query.connector, offsets[query.connector], started, checked_at
-                )
+                results[query.connector] = self._judge_sink(query, offsets[query.connector], started, checked_at)
         for connector in sources:
             results[connector.name] = self._judge_source(connector.name, started, checked_at)
         judged = set(results)
         self._tracks = {key: track for key, track in self._tracks.items() if key[0] in judged}
+        listed = {c.name for c in snapshot.connectors}
+        self._committed_seen = {key for key in self._committed_seen if key[0] in listed}
         return ProgressReport(
             started,
             checked_at,
@@ -183,9 +186,13 @@ class ProgressCheck:
             connect_requests=len(sources),
         )
 
-    def _judge_sink(self, name: str, read: SinkOffsets, now: float, checked_at: str) -> ConnectorProgress:
+    def _judge_sink(self, query: SinkQuery, read: SinkOffsets, now: float, checked_at: str) -> ConnectorProgress:
+        name = query.connector
         if read.error is not None:
             return ConnectorProgress(name, "sink", Judgement.WATCHING, checked_at, error=read.error)
+        vanished = self._vanished_commits(name, read)
+        if vanished:
+            return vanished_progress(query, read, vanished, checked_at)
         keys: list[TrackKey] = []
         partitions = []
         for p in read.partitions:
@@ -248,11 +255,41 @@ class ProgressCheck:
             stuck=stuck,
         )
 
+    def _vanished_commits(self, name: str, read: SinkOffsets) -> list[PartitionOffsets]:
+        """The partitions whose committed offset was seen before and is gone now (the group or its offsets
+        were deleted). Their windows are dropped: once the sink commits again, it is watched afresh."""
+        vanished = []
+        for p in read.partitions:
+            key: TrackKey = (name, p.topic, p.partition)
+            if p.committed is not None:
+                self._committed_seen.add(key)
+            elif key in self._committed_seen:
+                vanished.append(p)
+                self._tracks.pop(key, None)
+        return vanished
+
     def _forget_others(self, name: str, keep: list[TrackKey]) -> None:
         """A partition no longer consumed (topics changed) leaves no window behind."""
         kept = set(keep)
         for key in [key for key in self._tracks if key[0] == name and key not in kept]:
             del self._tracks[key]
+        self._committed_seen -= {key for key in self._committed_seen if key[0] == name and key not in kept}
+
+
+def vanished_progress(
+    query: SinkQuery, read: SinkOffsets, vanished: list[PartitionOffsets], checked_at: str
+) -> ConnectorProgress:
+    """Unknown, not stalled: with its commits gone, a sink's lag would count from the log start although its
+    consumer may well sit at the log end (auto.offset.reset=latest), so no stall can be told apart."""
+    where = ", ".join(f"{p.topic}-{p.partition}" for p in vanished[:3]) + (" ..." if len(vanished) > 3 else "")
+    message = (
+        f"consumer group '{query.group}' no longer has committed offsets for {where} (the group or its offsets "
+        "were deleted): progress unknown until the connector commits again"
+    )
+    partitions = tuple(PartitionProgress(p.topic, p.partition, p.committed, p.end, p.lag) for p in read.partitions)
+    return ConnectorProgress(
+        query.connector, "sink", Judgement.WATCHING, checked_at, partitions=partitions, error=message
+    )
 
 
 class ProgressLog:

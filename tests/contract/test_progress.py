@@ -242,6 +242,56 @@ def test_a_connector_that_cannot_be_read_is_unknown_never_stalled(
     )
 
 
+def test_commits_deleted_while_stopped_are_unknown_never_stalled_until_the_sink_commits_again(
+    connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
+) -> None:
+    """Stop, delete the group (KIP-875's offset reset does), resume: with auto.offset.reset=latest the sink sits
+    at the log end and commits nothing, so lag counted from the log start would stand still: a false stall."""
+    connect.set_connector("s", config={"topics": "t"})
+    kafka.set("connect-s", "t", 0, 100, 100)  # caught up
+    service = progress_service()
+    service.poller.poll_once()
+    for _ in range(2):
+        round_trip(service, clock)
+    connect.set_connector("s", "STOPPED", [], config={"topics": "t"})
+    service.poller.poll_once()
+    round_trip(service, clock)
+    kafka.set("connect-s", "t", 0, None, 100)  # the group is gone
+    connect.set_connector("s", config={"topics": "t"})
+    service.poller.poll_once()
+    for _ in range(6):  # twice stall_after
+        body = round_trip(service, clock)
+        assert body["failures"] == [] and body["healthy"] is True
+    message = (
+        "consumer group 'connect-s' no longer has committed offsets for t-0 (the group or its offsets were "
+        "deleted): progress unknown until the connector commits again"
+    )
+    assert body["progress_error"] == {
+        "reason": "connectors",
+        "message": f"1 connector(s) could not be judged: s: {message}",
+    }
+    progress = json.loads(service.answers.connector("s", clock()).body)["progress"]
+    assert progress["error"] == message
+    assert progress["partitions"] == [{"topic": "t", "partition": 0, "committed": None, "end": 100, "lag": 100}]
+    kafka.set("connect-s", "t", 0, 150, 150)  # it commits again: judged afresh
+    body = round_trip(service, clock)
+    assert "progress_error" not in body
+    assert json.loads(service.answers.connector("s", clock()).body)["progress"]["status"] == "idle"
+
+
+def test_a_sink_that_never_committed_is_judged_from_the_log_start(
+    connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
+) -> None:
+    """Only commits seen and then lost are unknown: a sink blocked on its very first record is STALLED."""
+    connect.set_connector("s", config={"topics": "t"})
+    kafka.set("connect-s", "t", 0, None, 100)
+    service = progress_service()
+    service.poller.poll_once()
+    bodies = [round_trip(service, clock) for _ in range(5)]
+    assert [b["healthy"] for b in bodies] == [True, True, True, False, False]
+    assert bodies[-1]["failures"][0]["lag"] == 100 and "progress_error" not in bodies[-1]
+
+
 def test_a_report_older_than_two_rounds_is_progress_unknown_not_a_stale_stall(
     connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
 ) -> None:

@@ -5,7 +5,8 @@ and are cached per Kafka version (see :func:`ensure_jars`). Verified versions: 4
 with OpenJDK 17; facts and timings are in ``docs/real-kafka-connect.md``.
 
 Modules: ``jars`` (versions, the jar cache), ``stack`` (the processes), ``rest`` (the worker's REST API),
-``recipes`` (connector configs that reach known states), ``recording`` (fixtures for the fake Connect),
+``recipes`` (connector configs that reach known states), ``sasl`` (the broker's SASL/PLAIN listener),
+``recording`` (fixtures for the fake Connect),
 ``__main__`` (the command line).
 
 Library use::
@@ -33,6 +34,7 @@ from tests.integration.kafka_stack.jars import (
 from tests.integration.kafka_stack.recipes import create_demo_connectors
 from tests.integration.kafka_stack.recording import record_fixtures
 from tests.integration.kafka_stack.rest import ConnectRest, RestResponse
+from tests.integration.kafka_stack.sasl import SaslPlainListener
 from tests.integration.kafka_stack.stack import KafkaStack
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "ConnectRestError",
     "KafkaStack",
     "RestResponse",
+    "SaslPlainListener",
     "StackError",
     "UnsupportedFeatureError",
     "create_demo_connectors",

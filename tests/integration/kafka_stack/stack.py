@@ -23,6 +23,7 @@ from types import TracebackType
 from tests.integration.kafka_stack.errors import StackError
 from tests.integration.kafka_stack.jars import DEFAULT_VERSION, LOG_TAIL_LINES, ensure_jars
 from tests.integration.kafka_stack.rest import ConnectRest, RestResponse
+from tests.integration.kafka_stack.sasl import SaslPlainListener
 from tests.waiting import WaitTimeout, wait_until
 
 DEFAULT_JVM_OPTS: tuple[str, ...] = (
@@ -151,6 +152,8 @@ class KafkaStack(ConnectRest):
         self.broker_port = 0
         self.controller_port = 0
         self.connect_port = 0
+        #: the broker's SASL/PLAIN listener (its port, user and password), set by start()
+        self.sasl: SaslPlainListener | None = None
         self.group_id = ""
         self._broker: subprocess.Popen[bytes] | None = None
         self._worker: subprocess.Popen[bytes] | None = None
@@ -228,7 +231,8 @@ class KafkaStack(ConnectRest):
             atexit.register(self.stop)
             self._atexit_registered = True
         try:
-            self.broker_port, self.controller_port, self.connect_port = _free_ports(3)
+            self.broker_port, self.controller_port, self.connect_port, sasl_port = _free_ports(4)
+            self.sasl = SaslPlainListener(sasl_port)
             self.group_id = f"hc-it-{uuid.uuid4().hex[:8]}"
             self._write_configs()
             self._format_storage()
@@ -322,7 +326,8 @@ class KafkaStack(ConnectRest):
         if self.vt >= (4, 0, 0):
             broker["share.coordinator.state.topic.replication.factor"] = 1
             broker["share.coordinator.state.topic.min.isr"] = 1
-        (wd / "server.properties").write_text(_props(broker))
+        assert self.sasl is not None
+        (wd / "server.properties").write_text(_props(self.sasl.broker_properties(broker)))
         g = self.group_id
         worker: dict[str, object] = {
             "bootstrap.servers": self.bootstrap,
