@@ -1,6 +1,6 @@
-"""Real-Kafka recipes for the progress check: a topic fed by a FileStreamSource, and a FileStreamSink that
+"""Real-Kafka recipes for the progress check: a topic fed by a FileStreamSource, a FileStreamSink that
 writes into a FIFO whose reader the test controls (verified in /work/shared/REAL-KAFKA-CONNECT.md: a sink
-RUNNING but stuck)."""
+RUNNING but stuck), and the admin acts of an operator (make, fill and delete topics, delete a group)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,23 @@ import os
 import threading
 from pathlib import Path
 
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
 from tests.integration.kafka_stack import recipes
+from tests.server_process import ServerProcess
+from tests.waiting import wait_until
+
+ADMIN_TIMEOUT = 15.0
+# The healthcheck's progress flags in these tests: a stall within seconds, not minutes.
+STALL_AFTER = 3.0
+INTERVAL = 0.5
+PROGRESS_FLAGS = ("--progress-interval", str(INTERVAL), "--stall-after", str(STALL_AFTER))
+
+
+def progress_of(server: ServerProcess, name: str) -> dict[str, object]:
+    """`"progress"` of one connector in the healthcheck's answer ({} while it has none)."""
+    return server.get(f"/connectors/{name}", timeout=5).json().get("progress") or {}
 
 
 class Feed:
@@ -73,3 +89,38 @@ class FifoReader:
             self._thread.join(5)
         with contextlib.suppress(OSError):
             os.close(self._fd)
+
+
+class Operator:
+    """What an operator does to the broker with Kafka's own admin API (confluent-kafka, as the healthcheck)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def create_topic(self, topic: str) -> None:
+        self._admin.create_topics([NewTopic(topic, 1, 1)], request_timeout=ADMIN_TIMEOUT)[topic].result()
+
+    def produce(self, topic: str, records: int) -> None:
+        producer = Producer({"bootstrap.servers": self._bootstrap})
+        for i in range(records):
+            producer.produce(topic, value=f"record {i}".encode())
+        if producer.flush(ADMIN_TIMEOUT):
+            raise AssertionError(f"records for {topic} not delivered within {ADMIN_TIMEOUT:g} s")
+
+    def delete_topic(self, topic: str) -> None:
+        self._admin.delete_topics([topic], request_timeout=ADMIN_TIMEOUT)[topic].result()
+
+    def delete_group(self, group: str) -> None:
+        """Delete `group` once its members have left (a group with members cannot be deleted)."""
+
+        def deleted() -> bool:
+            try:
+                self._admin.delete_consumer_groups([group], request_timeout=ADMIN_TIMEOUT)[group].result()
+            except KafkaException as error:
+                if error.args[0].code() == KafkaError.NON_EMPTY_GROUP:
+                    return False
+                raise
+            return True
+
+        wait_until(deleted, 30, interval=0.2, what=f"consumer group {group} to be empty and deleted")

@@ -11,12 +11,9 @@ import requests
 
 from tests.integration.conftest import Connectors, answer_when
 from tests.integration.kafka_stack import KafkaStack, recipes
-from tests.integration.progress_recipes import Feed, FifoReader
+from tests.integration.progress_recipes import INTERVAL, PROGRESS_FLAGS, STALL_AFTER, Feed, FifoReader, progress_of
 from tests.server_process import ServerProcess
 
-STALL_AFTER = 3.0
-INTERVAL = 0.5
-PROGRESS_FLAGS = ("--progress-interval", str(INTERVAL), "--stall-after", str(STALL_AFTER))
 # The pipe holds 64 KiB and the sink's PrintStream buffers 8 KiB more: 500 KB blocks the sink for sure.
 BLOCKING_LINES = 5000
 
@@ -39,10 +36,6 @@ def stalled(name: str) -> Callable[[requests.Response], bool]:
         )
 
     return check
-
-
-def progress_of(server: ServerProcess, name: str) -> dict[str, object]:
-    return server.get(f"/connectors/{name}", timeout=5).json().get("progress") or {}
 
 
 def test_a_sink_blocked_on_its_target_becomes_stalled_and_recovers_when_drained(
