@@ -18,10 +18,6 @@ def _describe(failure: Failure) -> str:
     return what
 
 
-def _first_line(trace: str | None) -> str:
-    return trace.strip().splitlines()[0] if trace and trace.strip() else "no trace"
-
-
 class ChangeLog:
     """Fed every published snapshot, in order, by the poller right after it publishes (logging is cheap,
     and every process logs what it serves, actor or not)."""
@@ -56,7 +52,7 @@ class ChangeLog:
                     _describe(failure),
                     failure.state,
                     failure.worker_id,
-                    _first_line(failure.trace),
+                    failure.cause,
                 )
         for key, failure in self._failures.items():
             if key not in current:

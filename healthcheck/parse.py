@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
+from healthcheck.causes import root_cause
 from healthcheck.model import ConnectorStatus, TaskStatus
 from healthcheck.traces import DEFAULT_MAX_TRACE_BYTES, cap_trace
 
@@ -16,15 +17,18 @@ class BadResponse(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TracePolicy:
-    """What parsing keeps of each trace: nothing (--hide-traces) or at most `max_bytes` (--max-trace-bytes).
-    Applied as each status is read, so a trace we would not show is never held past the parse."""
+    """What parsing keeps of each trace: its one-line root cause alone (--hide-traces: the cause is still shown)
+    or at most `max_bytes` (--max-trace-bytes). Applied as each status is read, so a trace we would not show is
+    never held past the parse."""
 
     hide: bool = False
     max_bytes: int = DEFAULT_MAX_TRACE_BYTES
 
     def keep(self, trace: str | None) -> str | None:
-        if trace is None or self.hide:
+        if trace is None:
             return None
+        if self.hide:
+            return root_cause(trace)
         return cap_trace(trace, self.max_bytes)
 
     def object_hook(self, doc: dict[str, Any]) -> dict[str, Any]:

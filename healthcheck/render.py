@@ -30,7 +30,8 @@ def to_json_bytes(doc: Any) -> bytes:
 
 def failure_doc(failure: Failure, view: View, restart: RestartStatus | None = None) -> dict[str, Any]:
     """The original tool's failure entry: a task always has "trace", a connector only when Connect gave one.
-    Ours adds "since", and the auto-restart fields when auto-restart manages the connector."""
+    Ours adds "cause" (one line, shown even with traces hidden), "since", and the auto-restart fields when
+    auto-restart manages the connector."""
     trace = None if view.hide_traces else failure.trace
     doc: dict[str, Any] = {"type": failure.type, "connector": failure.connector}
     if failure.type == "task":
@@ -39,6 +40,7 @@ def failure_doc(failure: Failure, view: View, restart: RestartStatus | None = No
     doc["worker_id"] = failure.worker_id
     if failure.type == "task" or trace is not None:
         doc["trace"] = trace
+    doc["cause"] = failure.cause
     if failure.since is not None:
         doc["since"] = failure.since
     if failure.stall is not None:
@@ -55,7 +57,7 @@ def failure_doc(failure: Failure, view: View, restart: RestartStatus | None = No
 
 
 def worker_failure_doc(worker: WorkerHealth) -> dict[str, Any]:
-    return {"type": "worker", "state": worker.state, "message": worker.message}
+    return {"type": "worker", "state": worker.state, "message": worker.message, "cause": worker.message or worker.state}
 
 
 def health_doc(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from healthcheck.causes import root_cause
 from healthcheck.model import STALLED, ConnectorStatus, WorkerHealth
 from healthcheck.progress_report import ConnectorProgress
 
@@ -54,6 +55,11 @@ class Failure:
     since: str | None = None
     counted: bool = True  # False while it has lasted less than unhealthy_after
     stall: ConnectorProgress | None = None  # a STALLED connector: its lag, last progress and stuck partitions
+    cause: str = ""  # one line: the trace's root cause (causes.root_cause), else its state; set by __post_init__
+
+    def __post_init__(self) -> None:
+        if not self.cause:
+            object.__setattr__(self, "cause", root_cause(self.trace) or self.state)
 
     @property
     def key(self) -> FailureKey:

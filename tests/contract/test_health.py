@@ -64,7 +64,15 @@ def test_a_failed_task_is_503_with_a_task_entry_and_its_trace(
     assert response.status_code == 503
     assert response.json["healthy"] is False
     assert without_since(response.json["failures"]) == [
-        {"type": "task", "connector": "bad-sink", "id": 1, "state": "FAILED", "worker_id": WORKER, "trace": TRACE}
+        {
+            "type": "task",
+            "connector": "bad-sink",
+            "id": 1,
+            "state": "FAILED",
+            "worker_id": WORKER,
+            "trace": TRACE,
+            "cause": "org.apache.kafka.connect.errors.ConnectException: Couldn't find or create file",
+        }
     ]
     assert response.json["failure_rate"] == pytest.approx(1 / 5)
 
@@ -80,9 +88,11 @@ def test_a_failed_connector_entry_has_trace_only_when_connect_gave_one(
     connect.set_connector("with-trace", "FAILED", tasks=[], trace=TRACE)
     connect.set_connector("without-trace", "FAILED", tasks=[])
     failures = without_since(poll_and_get(service, client).json["failures"])
+    cause = TRACE.splitlines()[0]
     assert failures == [
-        {"type": "connector", "connector": "with-trace", "state": "FAILED", "worker_id": WORKER, "trace": TRACE},
-        {"type": "connector", "connector": "without-trace", "state": "FAILED", "worker_id": WORKER},
+        {"type": "connector", "connector": "with-trace", "state": "FAILED", "worker_id": WORKER, "trace": TRACE}
+        | {"cause": cause},
+        {"type": "connector", "connector": "without-trace", "state": "FAILED", "worker_id": WORKER, "cause": "FAILED"},
     ]
 
 
@@ -236,9 +246,12 @@ def test_include_and_exclude_filters(connect: FakeConnect, settings: Settings, m
     assert client_for(no_sinks).get("/").status_code == 200
 
 
-def test_hide_traces_leaves_traces_out(connect: FakeConnect, settings: Settings, make_service) -> None:
+def test_hide_traces_leaves_traces_out_but_keeps_the_one_line_cause(
+    connect: FakeConnect, settings: Settings, make_service
+) -> None:
     service = make_service(settings, hide_traces=True)
-    connect.set_connector("c", "FAILED", tasks=[task(0, "FAILED", trace="secret.internal.Host: boom")], trace="x")
+    trace = "org.example.Boom: outer\n\tat secret.internal.Host.run(Host.java:1)\nCaused by: java.io.IOException: disk"
+    connect.set_connector("c", "FAILED", tasks=[task(0, "FAILED", trace=trace)], trace="x")
     service.poller.poll_once()
     client = client_for(service)
     for path in ("/", "/connectors/c", "/connectors"):
@@ -246,3 +259,4 @@ def test_hide_traces_leaves_traces_out(connect: FakeConnect, settings: Settings,
     failures = client.get("/").json["failures"]
     assert "trace" not in failures[0]  # the connector entry
     assert failures[1]["trace"] is None  # a task entry keeps the key, as the original tool's does
+    assert [f["cause"] for f in failures] == ["x", "java.io.IOException: disk"]

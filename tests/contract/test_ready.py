@@ -45,7 +45,9 @@ def test_an_unhealthy_worker_is_not_ready_and_fails_root(
     assert state in client.get("/ready").json["message"]
     response = client.get("/")
     assert response.status_code == 503
-    assert response.json["failures"] == [{"type": "worker", "state": state, "message": f"Worker is {state}"}]
+    assert response.json["failures"] == [
+        {"type": "worker", "state": state, "message": f"Worker is {state}", "cause": f"Worker is {state}"}
+    ]
     connect.health = (200, {"status": "healthy", "message": "ok"})
     service.poller.poll_once()
     assert client.get("/").status_code == 200
