@@ -308,9 +308,13 @@ def test_the_workers_own_health_is_still_read_after_the_worker_restarts_under_us
     answer_when(server, healthy, "the restarted worker to be read again")
     access = AccessLog(kafka)
     answer_when(
-        server, lambda _: access.requests("GET /connectors?expand=status") >= 10, "ten polls", path="/ping", timeout=30
+        server,
+        lambda _: access.requests("GET /connectors?expand=status&expand=info") >= 10,
+        "ten polls",
+        path="/ping",
+        timeout=30,
     )
-    polls, asked = access.requests("GET /connectors?expand=status"), access.requests("GET /health")
+    polls, asked = access.requests("GET /connectors?expand=status&expand=info"), access.requests("GET /health")
     starting = "the Connect worker reports itself starting" in server.log()
     print(
         f"Kafka {kafka.version}: while the worker started, the harness saw /health answer "
