@@ -28,6 +28,7 @@ class ChangeLog:
         self._failed_polls = 0
         self._healthy: bool | None = None
         self._worker: WorkerHealth | None = None
+        self._warning: str | None = None
 
     def record(self, snapshot: Snapshot) -> None:
         if snapshot.error is not None:
@@ -43,6 +44,7 @@ class ChangeLog:
                 for task in connector.tasks:
                     log.debug("connector '%s' task %d is %s on %s", connector.name, task.id, task.state, task.worker_id)
         self._record_worker(snapshot.worker)
+        self._record_warning(snapshot.verdict.warning)
         current = {failure.key: failure for failure in snapshot.verdict.failures}
         for key, failure in current.items():
             before = self._failures.get(key)
@@ -81,6 +83,13 @@ class ChangeLog:
         elif is_healthy and not was_healthy:
             log.info("the Connect worker reports itself healthy again")
         self._worker = worker
+
+    def _record_warning(self, warning: str | None) -> None:
+        if warning is not None and self._warning is None:
+            log.warning("%s", warning)
+        elif warning is None and self._warning is not None:
+            log.info("--connect-worker-id matches connectors or tasks again")
+        self._warning = warning
 
     def _record_error(self, error: PollError) -> None:
         self._failed_polls += 1

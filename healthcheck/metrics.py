@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from healthcheck.connect_client import ConnectError
-from healthcheck.model import JUDGED_STATES, STALLED, STATES, ConnectorStatus
+from healthcheck.model import STALLED, STATES, ConnectorStatus
 from healthcheck.progress_reading import ProgressReading
-from healthcheck.verdict import Verdict
+from healthcheck.verdict import FAIL, PASS, WARN, Verdict
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "kafka_connect_healthcheck_"
@@ -128,6 +128,21 @@ def render_state(
         PREFIX + "healthy", "1 if GET / answers 200 (healthy and fresh), else 0" + FROM_LAST_POLL + "."
     )
     healthy.add_metric([], 1.0 if (verdict is not None and verdict.healthy and up and fresh) else 0.0)
+    status = GaugeMetricFamily(
+        PREFIX + "status",
+        "1 for the level GET / reports (pass, warn, fail), 0 for the others" + FROM_LAST_POLL + ".",
+        labels=["status"],
+    )
+    current = verdict.status if (verdict is not None and up and fresh) else FAIL
+    for level in (PASS, WARN, FAIL):
+        status.add_metric([level], 1.0 if level == current else 0.0)
+    unmatched = GaugeMetricFamily(
+        PREFIX + "worker_id_unmatched",
+        "1 if --connect-worker-id matches no connector or task while the cluster has some, else 0"
+        + FROM_LAST_POLL
+        + ".",
+    )
+    unmatched.add_metric([], 1.0 if verdict is not None and verdict.warning is not None else 0.0)
     up_family = GaugeMetricFamily(PREFIX + "up", "1 if the last poll read Connect's status, else 0.")
     up_family.add_metric([], 1.0 if up else 0.0)
     connector_state = GaugeMetricFamily(
@@ -153,12 +168,12 @@ def render_state(
     by_state = []
     for name, tally in (("connectors", connector_counts), ("tasks", task_counts)):
         family = GaugeMetricFamily(PREFIX + name, f"Number of {name} by state" + FROM_LAST_POLL + ".", labels=["state"])
-        for state in sorted(set(JUDGED_STATES if name == "connectors" else STATES) | set(tally)):
+        for state in sorted(set((*STATES, STALLED) if name == "connectors" else STATES) | set(tally)):
             family.add_metric([state], float(tally[state]))
         by_state.append(family)
     failures = GaugeMetricFamily(PREFIX + "failures", "Failures listed by GET /" + FROM_LAST_POLL + ".")
     failures.add_metric([], float(len(verdict.failures)) if verdict is not None else 0.0)
-    families: list[Metric] = [healthy, up_family, failures, *by_state, connector_state, task_state]
+    families: list[Metric] = [healthy, status, up_family, failures, unmatched, *by_state, connector_state, task_state]
     if progress is not None:
         families += progress_families(progress, connectors)
     return generate_latest(_Families(families))

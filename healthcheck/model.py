@@ -10,8 +10,11 @@ STATES = ("FAILED", "PAUSED", "UNASSIGNED", "RUNNING", "RESTARTING", "STOPPED")
 CONTAINERS = ("CONNECTOR", "TASK")
 # RUNNING but not moving data: the progress check's state for a connector (never for a task).
 STALLED = "STALLED"
-# What --unhealthy-states accepts: Connect's states, and STALLED.
-JUDGED_STATES = (*STATES, STALLED)
+# A state of ours, not Connect's: a RUNNING connector without a single task (a connector that never created
+# its tasks, or a rebalance that never assigned them). Connect's tasks.max is at least 1, so none is too few.
+NO_TASKS = "NO_TASKS"
+# What --unhealthy-states accepts: Connect's states, NO_TASKS and STALLED.
+JUDGED_STATES = (*STATES, NO_TASKS, STALLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,23 @@ class ConnectorStatus:
     def running(self) -> bool:
         """RUNNING with a RUNNING task: the only state in which a connector can be expected to move data."""
         return self.state == "RUNNING" and any(task.state == "RUNNING" for task in self.tasks)
+
+    @property
+    def without_tasks(self) -> bool:
+        return self.state == "RUNNING" and not self.tasks
+
+    @property
+    def tasks_running(self) -> int:
+        return sum(1 for task in self.tasks if task.state == "RUNNING")
+
+    @property
+    def tasks_max(self) -> int | None:
+        """`tasks.max` from the config (Connect's default 1 when unset); None when there is no config (Connect
+        before 2.3 has no `?expand=info`) or it is garbled."""
+        if not self.config:
+            return None
+        raw = self.config.get("tasks.max", "1").strip()
+        return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)

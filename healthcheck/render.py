@@ -10,7 +10,7 @@ from typing import Any
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
 from healthcheck.progress_render import progress_doc, progress_error_doc, stall_fields
 from healthcheck.progress_report import ProgressError, ProgressReport
-from healthcheck.verdict import Failure, Verdict
+from healthcheck.verdict import FAIL, Failure, Verdict
 
 NO_STATUS_MESSAGE = "No status yet: the first poll of Kafka Connect has not finished."
 POLL_ERROR_MESSAGE = "Could not read the status of Kafka Connect; assuming unhealthy."
@@ -70,22 +70,26 @@ def health_doc(
     restarts = restarts or {}
     failures = [worker_failure_doc(verdict.worker)] if verdict.worker is not None else []
     failures += [failure_doc(f, view, restarts.get(f.connector)) for f in verdict.failures]
-    doc = {
+    doc: dict[str, Any] = {
         "failures": failures,
         "failure_states": list(view.failure_states),
         "failure_rate": verdict.failure_rate,
         "failure_threshold": verdict.failure_threshold,
         "healthy": verdict.healthy,
+        "status": verdict.status,
         "checked_at": checked_at,
     }
     if progress_error is not None:
         doc["progress_error"] = progress_error_doc(progress_error)
+    if verdict.warning is not None:
+        doc["warning"] = verdict.warning
     return doc
 
 
 def poll_error_doc(reason: str, error: str, view: View, checked_at: str) -> dict[str, Any]:
     return {
         "healthy": False,
+        "status": FAIL,
         "message": POLL_ERROR_MESSAGE,
         "error": error,
         "reason": reason,
@@ -95,12 +99,13 @@ def poll_error_doc(reason: str, error: str, view: View, checked_at: str) -> dict
 
 
 def no_status_doc(view: View) -> dict[str, Any]:
-    return {"healthy": False, "message": NO_STATUS_MESSAGE, "failure_states": list(view.failure_states)}
+    return {"healthy": False, "status": FAIL, "message": NO_STATUS_MESSAGE, "failure_states": list(view.failure_states)}
 
 
 def stale_doc(age: float, max_staleness: float, view: View, checked_at: str) -> dict[str, Any]:
     return {
         "healthy": False,
+        "status": FAIL,
         "message": (
             f"Status is stale: the last completed poll of Kafka Connect is {age:.1f} s old "
             f"(max staleness {max_staleness:g} s); assuming unhealthy."
@@ -112,8 +117,11 @@ def stale_doc(age: float, max_staleness: float, view: View, checked_at: str) -> 
     }
 
 
-def ready_doc(ready: bool, message: str, checked_at: str | None) -> dict[str, Any]:
-    return {"ready": ready, "message": message, "checked_at": checked_at}
+def ready_doc(ready: bool, message: str, checked_at: str | None, warning: str | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"ready": ready, "message": message, "checked_at": checked_at}
+    if warning is not None:
+        doc["warning"] = warning
+    return doc
 
 
 def failures_by_connector(verdict: Verdict) -> dict[str, list[Failure]]:
@@ -135,6 +143,8 @@ def connector_summary(
         "state": connector.state,
         "worker_id": connector.worker_id,
         "tasks": [{"id": t.id, "state": t.state, "worker_id": t.worker_id} for t in connector.tasks],
+        "tasks_max": connector.tasks_max,
+        "tasks_running": connector.tasks_running,
         "healthy": not any(f.counted for f in failing),
         "failures": len(failing),
     }

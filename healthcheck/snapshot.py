@@ -60,7 +60,9 @@ class Snapshot:
         return value
 
 
-def _ready_answer(worker: WorkerHealth | None, error: PollError | None, checked_at: str) -> Answer:
+def _ready_answer(
+    worker: WorkerHealth | None, error: PollError | None, checked_at: str, warning: str | None = None
+) -> Answer:
     if error is not None:
         return Answer.json(
             503, render.ready_doc(False, f"Connect did not answer the last poll: {error.message}", checked_at)
@@ -68,7 +70,7 @@ def _ready_answer(worker: WorkerHealth | None, error: PollError | None, checked_
     if worker is not None and not worker.healthy:
         message = f"the Connect worker reports itself {worker.state}: {worker.message}"
         return Answer.json(503, render.ready_doc(False, message, checked_at))
-    return Answer.json(200, render.ready_doc(True, "Connect answered the last poll.", checked_at))
+    return Answer.json(200, render.ready_doc(True, "Connect answered the last poll.", checked_at, warning))
 
 
 def healthy_or_not(
@@ -91,7 +93,7 @@ def healthy_or_not(
         taken_at=taken_at,
         checked_at=checked_at,
         answer=Answer(200 if verdict.healthy else 503, body),
-        ready=_ready_answer(worker, None, checked_at),
+        ready=_ready_answer(worker, None, checked_at, verdict.warning),
         counters=counters,
         connectors=connectors,
         verdict=verdict,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from healthcheck.causes import root_cause
-from healthcheck.model import STALLED, ConnectorStatus, WorkerHealth
+from healthcheck.model import NO_TASKS, STALLED, ConnectorStatus, WorkerHealth
 from healthcheck.progress_report import ConnectorProgress
 
 FailureKey = tuple[str, int | None]  # (connector, task id or None for the connector itself)
@@ -67,6 +67,9 @@ class Failure:
         return (self.connector, self.task_id)
 
 
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     failures: tuple[Failure, ...]
@@ -75,6 +78,21 @@ class Verdict:
     failure_threshold: float
     healthy: bool
     worker: WorkerHealth | None = None  # set when the worker's own /health says it is not healthy
+    warning: str | None = None  # something is off that fails nothing (a worker id that matches nothing)
+
+    @property
+    def status(self) -> str:
+        """fail: / answers 503. warn: / answers 200, but failures are listed (under the threshold, or not yet
+        lasted --unhealthy-after) or there is a warning. pass: nothing to say."""
+        if not self.healthy:
+            return FAIL
+        return WARN if self.failures or self.warning else PASS
+
+
+def no_tasks_failure(connector: ConnectorStatus) -> Failure:
+    expected = f"tasks.max is {connector.tasks_max}" if connector.tasks_max is not None else "tasks.max unknown"
+    cause = f"the connector is RUNNING but has no tasks ({expected})"
+    return Failure("connector", connector.name, NO_TASKS, connector.worker_id, cause=cause)
 
 
 def stalled_failure(connector: ConnectorStatus, progress: ConnectorProgress) -> Failure:
@@ -106,6 +124,8 @@ def find_failures(
                 failures.append(
                     Failure("connector", connector.name, connector.state, connector.worker_id, connector.trace)
                 )
+            elif connector.without_tasks and NO_TASKS in rules.unhealthy_states:
+                failures.append(no_tasks_failure(connector))
             elif connector.name in stalled and connector.running:
                 failures.append(stalled_failure(connector, stalled[connector.name]))
         if not judge_tasks:
@@ -118,12 +138,29 @@ def find_failures(
     return tuple(failures), considered
 
 
+def unmatched_worker_warning(connectors: Iterable[ConnectorStatus], rules: Rules) -> str | None:
+    """A worker id that matches nothing makes everything healthy forever: say so when it matches no connector
+    or task while the (filtered) cluster has some."""
+    if rules.worker_id is None:
+        return None
+    workers = {c.worker_id for c in connectors} | {t.worker_id for c in connectors for t in c.tasks}
+    if not workers or any(rules.on_monitored_worker(worker) for worker in workers):
+        return None
+    names = sorted(workers)
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return (
+        f"--connect-worker-id {rules.worker_id!r} matches no connector or task, so nothing is judged; "
+        f"the connectors and tasks run on: {shown}"
+    )
+
+
 def judge(
     failures: tuple[Failure, ...],
     considered: int,
     rules: Rules,
     seen: Mapping[FailureKey, Seen] | None = None,
     worker: WorkerHealth | None = None,
+    warning: str | None = None,
 ) -> Verdict:
     """failure_rate = counted failures / considered (0.0 when nothing is considered); healthy when it is at
     most the threshold and the worker itself is not unhealthy. A failure counts once it has lasted
@@ -143,6 +180,7 @@ def judge(
         failure_threshold=rules.failure_threshold,
         healthy=failure_rate <= rules.failure_threshold and not worker_failing,
         worker=worker if worker_failing else None,
+        warning=warning,
     )
 
 
@@ -154,4 +192,6 @@ def evaluate(
     stalled: Mapping[str, ConnectorProgress] | None = None,
 ) -> Verdict:
     """Judge the considered connectors and tasks on the monitored worker(s); `stalled` as in find_failures."""
-    return judge(*find_failures(rules.select(connectors), rules, stalled), rules, seen, worker)
+    selected = rules.select(connectors)
+    failures, considered = find_failures(selected, rules, stalled)
+    return judge(failures, considered, rules, seen, worker, unmatched_worker_warning(selected, rules))

@@ -26,6 +26,7 @@ def test_before_the_first_poll_it_is_503_with_no_status_yet(client: FlaskClient)
     assert response.status_code == 503
     assert response.json == {
         "healthy": False,
+        "status": "fail",
         "message": "No status yet: the first poll of Kafka Connect has not finished.",
         "failure_states": ["FAILED"],
     }
@@ -46,6 +47,7 @@ def test_all_running_is_200_with_the_original_tools_body(
         "failure_rate": 0.0,
         "failure_threshold": 0.0,
         "healthy": True,
+        "status": "pass",
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from healthcheck.model import CONTAINERS, STATES, ConnectorStatus, TaskStatus
+from healthcheck.model import CONTAINERS, JUDGED_STATES, STATES, ConnectorStatus, TaskStatus
 from healthcheck.verdict import Failure, Rules, evaluate
 
 A = "10.0.0.1:8083"
@@ -146,6 +146,38 @@ CASES = [
         ),
         id="threshold-2-of-10-at-10-percent-is-unhealthy",
     ),
+    # A RUNNING connector without tasks processes nothing. By default that is not a failure (connectors such
+    # as MirrorMaker's can run with no tasks by design) ...
+    pytest.param(Case((connector("c"),), rules(), True, 1, ()), id="no-tasks-is-healthy-by-default"),
+    # ... and it is one (NO_TASKS, a connector entry) when the operator lists NO_TASKS.
+    pytest.param(
+        Case((connector("c"),), rules(unhealthy=("FAILED", "NO_TASKS")), False, 1, (("connector", "c", None),)),
+        id="no-tasks-is-unhealthy-when-listed",
+    ),
+    # Only RUNNING without tasks is NO_TASKS: a STOPPED or PAUSED connector has none because it was told so.
+    pytest.param(
+        Case((connector("c", "STOPPED"), connector("d", "PAUSED")), rules(unhealthy=("NO_TASKS",)), True, 2, ()),
+        id="stopped-without-tasks-is-not-no-tasks",
+    ),
+    # A failed connector is FAILED, not NO_TASKS, though it has no tasks either.
+    pytest.param(
+        Case((connector("c", "FAILED"),), rules(unhealthy=("NO_TASKS",)), True, 1, ()),
+        id="failed-without-tasks-is-failed-not-no-tasks",
+    ),
+    # Fewer tasks than tasks.max is not NO_TASKS: connectors create fewer by design.
+    pytest.param(
+        Case((connector("c", tasks=(task(0),)),), rules(unhealthy=("NO_TASKS",)), True, 2, ()),
+        id="one-task-is-enough",
+    ),
+    # NO_TASKS is the connector's: judged on the connector's worker, and only when connectors are considered.
+    pytest.param(
+        Case((connector("c", worker_id=B),), rules(unhealthy=("NO_TASKS",), worker_id=A), True, 0, ()),
+        id="no-tasks-on-another-worker",
+    ),
+    pytest.param(
+        Case((connector("c"),), rules(unhealthy=("NO_TASKS",), considered=frozenset({"TASK"})), True, 0, ()),
+        id="no-tasks-needs-connectors-considered",
+    ),
     # Nothing to judge (no connectors) is not a failure.
     pytest.param(Case((), rules(), True, 0, ()), id="no-connectors-is-healthy"),
     # Nothing on the watched worker: nothing considered, rate 0.0, healthy.
@@ -183,6 +215,18 @@ def test_failed_connector_carries_its_trace() -> None:
     verdict = evaluate(connectors, rules())
 
     assert verdict.failures == (Failure("connector", "orders-sink", "FAILED", A, "ConnectException: no such topic"),)
+
+
+def test_no_tasks_says_what_was_expected_in_its_cause() -> None:
+    config = {"connector.class": "x.MirrorSourceConnector", "tasks.max": "3"}
+    connectors = [replace(connector("mirror"), config=config), connector("legacy")]
+
+    verdict = evaluate(connectors, rules(unhealthy=("NO_TASKS",)))
+
+    assert [(f.connector, f.state, f.cause) for f in verdict.failures] == [
+        ("legacy", "NO_TASKS", "the connector is RUNNING but has no tasks (tasks.max unknown)"),
+        ("mirror", "NO_TASKS", "the connector is RUNNING but has no tasks (tasks.max is 3)"),
+    ]
 
 
 def test_failures_sorted_by_connector_then_connector_first_then_task_id() -> None:
@@ -227,7 +271,7 @@ CONNECTORS = st.lists(
 )
 RULES = st.builds(
     Rules,
-    unhealthy_states=st.frozensets(STATE, min_size=1),
+    unhealthy_states=st.frozensets(st.sampled_from(JUDGED_STATES), min_size=1),
     considered_containers=st.frozensets(st.sampled_from(CONTAINERS), min_size=1),
     worker_id=st.none() | WORKERS,
     failure_threshold=st.floats(0.0, 1.0),
@@ -294,3 +338,40 @@ def test_every_failure_is_in_an_unhealthy_state_and_a_considered_container(
         assert failure.state in rules.unhealthy_states
         assert failure.type.upper() in rules.considered_containers
         assert (failure.task_id is None) is (failure.type == "connector")
+
+
+# --- the level: pass, warn, fail
+
+
+@pytest.mark.parametrize(
+    ("connectors", "rules_", "status"),
+    [
+        # Nothing failing: pass.
+        pytest.param((connector("c"),), rules(), "pass", id="pass"),
+        # Failing, within the threshold: still 200, but not all is well.
+        pytest.param(ten_connectors(1), rules(threshold=0.1), "warn", id="warn-under-threshold"),
+        # Failing over the threshold: fail.
+        pytest.param(ten_connectors(2), rules(threshold=0.1), "fail", id="fail-over-threshold"),
+        # A worker id that matches nothing judges nothing: that is no pass.
+        pytest.param((connector("c", "FAILED", B),), rules(worker_id=A), "warn", id="warn-worker-id-unmatched"),
+    ],
+)
+def test_status_level(connectors: tuple[ConnectorStatus, ...], rules_: Rules, status: str) -> None:
+    assert evaluate(connectors, rules_).status == status
+
+
+def test_a_failure_not_yet_counted_is_a_warning() -> None:
+    verdict = evaluate((connector("c", "FAILED"),), replace(rules(), unhealthy_after=30.0))
+    assert (verdict.healthy, verdict.status, verdict.failures[0].counted) == (True, "warn", False)
+
+
+@PROPERTY
+@given(CONNECTORS, RULES)
+def test_status_is_fail_exactly_when_unhealthy_and_pass_only_when_nothing_is_listed(
+    connectors: list[ConnectorStatus], rules: Rules
+) -> None:
+    verdict = evaluate(connectors, rules)
+
+    assert (verdict.status == "fail") is not verdict.healthy
+    if verdict.status == "pass":
+        assert verdict.failures == () and verdict.warning is None

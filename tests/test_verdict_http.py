@@ -1,0 +1,199 @@
+"""Issue 14 over real HTTP: NO_TASKS, causes, the pass/warn/fail level, and a worker id that matches nothing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from healthcheck.app import create_app
+from healthcheck.service import Service
+from healthcheck.settings import Settings
+from tests.conftest import FakeClock
+from tests.fake_connect import WORKER, FakeConnect, task
+
+CONFIG_TRACE = (
+    "org.apache.kafka.connect.errors.ConnectException: Failed to start\n"
+    "\tat org.apache.kafka.connect.runtime.WorkerConnector.doStart(WorkerConnector.java:219)\n"
+    'Caused by: org.apache.kafka.common.config.ConfigException: Missing required configuration "file"\n'
+    "\t... 10 more\n"
+)
+
+
+class Served:
+    """A Service behind a real HTTP server on 127.0.0.1; the test decides when it polls."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._server = make_server("127.0.0.1", 0, create_app(service.settings, service), threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="healthcheck-http", daemon=True)
+        self._thread.start()
+
+    def poll(self) -> Served:
+        self.service.poller.poll_once()
+        return self
+
+    def get(self, path: str = "/", **headers: str) -> requests.Response:
+        return requests.get(self.url + path, headers=headers, timeout=5)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def serve(settings: Settings, make_service: Callable[..., Service]) -> Iterator[Callable[..., Served]]:
+    """Serve a Service built from the fake's settings with overrides, over real HTTP."""
+    servers: list[Served] = []
+
+    def start(**overrides: object) -> Served:
+        servers.append(Served(make_service(settings, **overrides)))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def metric(text: str, line_start: str) -> float:
+    (value,) = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(line_start + " ")]
+    return float(value)
+
+
+# --- NO_TASKS
+
+
+def test_a_running_connector_without_tasks_is_no_tasks_when_listed(
+    connect: FakeConnect, serve: Callable[..., Served]
+) -> None:
+    connect.set_connector("mirror", tasks=[], config={"connector.class": "x.MirrorSourceConnector", "tasks.max": "4"})
+    connect.set_connector("ok", tasks=[task(0)])
+    assert serve().poll().get().status_code == 200  # not a failure by default
+    server = serve(unhealthy_states=("FAILED", "NO_TASKS")).poll()
+    response = server.get()
+    assert response.status_code == 503
+    [failure] = response.json()["failures"]
+    assert {k: v for k, v in failure.items() if k != "since"} == {
+        "type": "connector",
+        "connector": "mirror",
+        "state": "NO_TASKS",
+        "worker_id": WORKER,
+        "cause": "the connector is RUNNING but has no tasks (tasks.max is 4)",
+    }
+    assert response.json()["failure_states"] == ["FAILED", "NO_TASKS"]
+    detail = server.get("/connectors/mirror")
+    assert detail.status_code == 503
+    assert (detail.json()["tasks_max"], detail.json()["tasks_running"]) == (4, 0)
+    assert detail.json()["failures"][0]["state"] == "NO_TASKS"
+
+
+def test_no_tasks_counts_only_after_unhealthy_after_like_any_state(
+    connect: FakeConnect, serve: Callable[..., Served], clock: FakeClock
+) -> None:
+    # A new connector is RUNNING for a moment before its tasks start: --unhealthy-after rides that out.
+    connect.set_connector("new", tasks=[])
+    server = serve(unhealthy_states=("NO_TASKS",), unhealthy_after=30.0).poll()
+    first = server.get()
+    assert (first.status_code, first.json()["status"]) == (200, "warn")
+    assert first.json()["failures"][0]["counted"] is False
+    clock.advance(31)
+    assert server.poll().get().status_code == 503
+    connect.set_connector("new", tasks=[task(0)])
+    assert server.poll().get().json()["status"] == "pass"
+
+
+def test_fewer_tasks_than_tasks_max_is_shown_but_healthy(connect: FakeConnect, serve: Callable[..., Served]) -> None:
+    connect.set_connector("jdbc", tasks=[task(0), task(1, "UNASSIGNED")], config={"tasks.max": "8"})
+    server = serve(unhealthy_states=("FAILED", "NO_TASKS")).poll()
+    assert server.get().json()["status"] == "pass"
+    listed = server.get("/connectors").json()["connectors"][0]
+    assert (listed["tasks_max"], listed["tasks_running"]) == (8, 1)
+
+
+# --- cause
+
+
+def test_the_cause_is_the_innermost_caused_by_in_the_body_and_the_log(
+    connect: FakeConnect, serve: Callable[..., Served], caplog: pytest.LogCaptureFixture
+) -> None:
+    connect.set_connector("orders", "FAILED", tasks=[], trace=CONFIG_TRACE)
+    with caplog.at_level(logging.WARNING, logger="healthcheck.poller"):
+        response = serve().poll().get()
+    cause = 'org.apache.kafka.common.config.ConfigException: Missing required configuration "file"'
+    assert response.json()["failures"][0]["cause"] == cause
+    assert f"connector 'orders' is unhealthy: FAILED on {WORKER}: {cause}" in caplog.text
+
+
+# --- pass / warn / fail
+
+
+def test_levels_pass_warn_fail_with_the_status_codes_of_before(
+    connect: FakeConnect, serve: Callable[..., Served]
+) -> None:
+    for i in range(10):
+        connect.set_connector(f"c{i}", tasks=[])
+    server = serve(considered_containers=("CONNECTOR",), failure_threshold_percentage=10.0)
+    answer = server.poll().get()
+    assert (answer.status_code, answer.json()["status"], answer.json()["healthy"]) == (200, "pass", True)
+    connect.set_connector("c0", "FAILED", tasks=[])  # 1 of 10: within the 10 % threshold
+    answer = server.poll().get()
+    assert (answer.status_code, answer.json()["status"], answer.json()["healthy"]) == (200, "warn", True)
+    assert len(answer.json()["failures"]) == 1
+    connect.set_connector("c1", "FAILED", tasks=[])  # 2 of 10: over it
+    answer = server.poll().get()
+    assert (answer.status_code, answer.json()["status"], answer.json()["healthy"]) == (503, "fail", False)
+
+
+def test_metrics_show_the_level(connect: FakeConnect, serve: Callable[..., Served], clock: FakeClock) -> None:
+    connect.set_connector("c", "FAILED", tasks=[])
+    server = serve(unhealthy_after=60.0)
+
+    def levels() -> dict[str, float]:
+        text = server.get("/metrics").text
+        return {s: metric(text, f'kafka_connect_healthcheck_status{{status="{s}"}}') for s in ("pass", "warn", "fail")}
+
+    assert levels() == {"pass": 0, "warn": 0, "fail": 1}  # no poll yet
+    server.poll()
+    assert levels() == {"pass": 0, "warn": 1, "fail": 0}
+    clock.advance(61)
+    server.poll()
+    assert levels() == {"pass": 0, "warn": 0, "fail": 1}
+    clock.advance(server.service.settings.max_staleness + 1)
+    assert levels() == {"pass": 0, "warn": 0, "fail": 1}  # stale is never anything but fail
+
+
+# --- a worker id that matches nothing
+
+
+def test_a_worker_id_that_matches_nothing_warns_in_body_ready_metrics_and_log_once(
+    connect: FakeConnect, serve: Callable[..., Served], caplog: pytest.LogCaptureFixture
+) -> None:
+    connect.set_connector("c", "FAILED", tasks=[task(0, "FAILED")])
+    server = serve(connect_worker_id="127.0.0.1:8038")  # a typo of the worker's 127.0.0.1:8083
+    with caplog.at_level(logging.WARNING, logger="healthcheck.poller"):
+        server.poll().poll()
+    root = server.get()
+    assert (root.status_code, root.json()["status"]) == (200, "warn")
+    expected = (
+        "--connect-worker-id '127.0.0.1:8038' matches no connector or task, so nothing is judged; "
+        "the connectors and tasks run on: 127.0.0.1:8083"
+    )
+    assert root.json()["warning"] == expected
+    ready = server.get("/ready")
+    assert (ready.status_code, ready.json()["warning"]) == (200, expected)
+    assert metric(server.get("/metrics").text, "kafka_connect_healthcheck_worker_id_unmatched") == 1
+    assert caplog.text.count(expected) == 1  # once, not per poll
+
+    right = serve(connect_worker_id=WORKER).poll()
+    assert "warning" not in right.get().json() and "warning" not in right.get("/ready").json()
+    assert right.get().status_code == 503
+    assert metric(right.get("/metrics").text, "kafka_connect_healthcheck_worker_id_unmatched") == 0
+
+
+def test_an_empty_cluster_is_no_reason_to_warn(connect: FakeConnect, serve: Callable[..., Served]) -> None:
+    assert "warning" not in serve(connect_worker_id="10.0.0.9:8083").poll().get().json()
