@@ -241,3 +241,32 @@ def test_any_json_list_parses_as_names_or_is_a_bad_response(doc: list[Any]) -> N
         return
     assert names == tuple(doc)
     assert all(isinstance(name, str) for name in names)
+
+
+# --- tasks.max, from the config that ?expand=info carries
+
+
+def with_info(config: Any) -> dict[str, Any]:
+    doc = orders_doc()
+    doc["orders-sink"]["info"] = {"name": "orders-sink", "config": config, "tasks": [], "type": "sink"}
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("config", "tasks_max"),
+    [
+        ({"connector.class": "x.Sink", "tasks.max": "4"}, 4),
+        ({"connector.class": "x.Sink"}, 1),  # Connect's own default when tasks.max is not set
+        ({"tasks.max": " 2 "}, 2),
+        ({"tasks.max": "many"}, None),  # garbled: unknown, so never a reason to report a failure
+        ({"connector.class": "x.Sink", "tasks.max": 3}, 1),  # a non-string value is left out: Connect sends none
+    ],
+)
+def test_tasks_max(config: dict[str, Any], tasks_max: int | None) -> None:
+    (status,) = parse_expanded(with_info(config))
+    assert status.tasks_max == tasks_max
+
+
+def test_without_info_tasks_max_is_unknown() -> None:
+    (status,) = parse_expanded(orders_doc())
+    assert status.tasks_max is None
