@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from healthcheck import metrics, render
-from healthcheck.model import ConnectorStatus
+import json
+
+from healthcheck import health_json, metrics, render
+from healthcheck.model import CONTAINERS, ConnectorStatus
 from healthcheck.progress_report import ProgressReport
 from healthcheck.render import View
-from healthcheck.responses import Answer, error
-from healthcheck.snapshot import Snapshot, SnapshotStore
-from healthcheck.verdict import Verdict
+from healthcheck.responses import VARY_ACCEPT, Answer, error
+from healthcheck.snapshot import Snapshot, SnapshotStore, readiness
+from healthcheck.verdict import Rules, Verdict
+
+# Which parts the health+json checks list when the view does not say: every connector and task.
+EVERY_PART = Rules(frozenset(), frozenset(CONTAINERS))
+
+
+def _message(answer: Answer) -> str:
+    """The human message of one of our JSON error answers (poll error, stale), for its health+json twin."""
+    return str(json.loads(answer.body).get("message", ""))
 
 
 def progress_report(snapshot: Snapshot) -> ProgressReport | None:
@@ -16,14 +26,19 @@ def progress_report(snapshot: Snapshot) -> ProgressReport | None:
 
 
 class Answers:
-    """Built once per process around the store; `now` is the monotonic clock the snapshots were taken on."""
+    """Built once per process around the store; `now` is the monotonic clock the snapshots were taken on.
+
+    `/`, `/ready` and `/connectors/<name>` answer plain JSON, or application/health+json when the request's
+    Accept header prefers it; each representation is built at most once per snapshot (Snapshot.memo)."""
 
     def __init__(self, store: SnapshotStore, max_staleness: float, view: View) -> None:
         self._store = store
         self._max_staleness = max_staleness
         self._view = view
-        self._no_status = Answer.json(503, render.no_status_doc(view))
-        self._not_ready = Answer.json(503, render.ready_doc(False, render.NO_STATUS_MESSAGE, None))
+        self._rules = view.rules or EVERY_PART
+        self._no_status = Answer.json(503, render.no_status_doc(view), VARY_ACCEPT)
+        self._not_ready = Answer.json(503, render.ready_doc(False, render.NO_STATUS_MESSAGE, None), VARY_ACCEPT)
+        self._no_status_health_json = Answer.health_json(health_json.failing_doc(render.NO_STATUS_MESSAGE))
 
     def _stale(self, snapshot: Snapshot, now: float) -> Answer | None:
         """The 503 to send instead of `snapshot` when it is too old, else None."""
@@ -31,7 +46,8 @@ class Answers:
         if age <= self._max_staleness:
             return None
         # Rare by design (the poller is stuck or dead), so rendering here per request is fine.
-        return Answer.json(503, render.stale_doc(age, self._max_staleness, self._view, snapshot.checked_at))
+        doc = render.stale_doc(age, self._max_staleness, self._view, snapshot.checked_at)
+        return Answer.json(503, doc, VARY_ACCEPT)
 
     def _judged(self, now: float) -> tuple[Snapshot, Verdict] | Answer:
         """The fresh snapshot and its verdict, or the answer to send instead (no poll yet, stale, poll failed)."""
@@ -45,20 +61,52 @@ class Answers:
             return snapshot.answer
         return snapshot, snapshot.verdict
 
-    def health(self, now: float) -> Answer:
+    def _failing_health_json(self, answer: Answer) -> Answer:
+        """health+json for an answer that has no verdict behind it: no poll yet, a poll error, a stale snapshot."""
+        if answer is self._no_status:
+            return self._no_status_health_json
         snapshot = self._store.current()
-        if snapshot is None:
-            return self._no_status
-        return self._stale(snapshot, now) or snapshot.answer
+        if snapshot is not None and answer is snapshot.answer:  # the poll failed: once per snapshot
+            return snapshot.memo(
+                ("health+json", "/"), lambda: Answer.health_json(health_json.failing_doc(_message(answer)))
+            )
+        return Answer.health_json(health_json.failing_doc(_message(answer)))  # stale: rare, as its JSON twin
 
-    def ready(self, now: float) -> Answer:
+    def health(self, now: float, as_health_json: bool = False) -> Answer:
+        if not as_health_json:
+            snapshot = self._store.current()
+            if snapshot is None:
+                return self._no_status
+            return self._stale(snapshot, now) or snapshot.answer
+        judged = self._judged(now)
+        if isinstance(judged, Answer):
+            return self._failing_health_json(judged)
+        snapshot, verdict = judged
+        return snapshot.memo(
+            ("health+json", "/"),
+            lambda: Answer.health_json(
+                health_json.health_doc(snapshot.connectors, verdict, self._rules, snapshot.worker, snapshot.checked_at)
+            ),
+        )
+
+    def ready(self, now: float, as_health_json: bool = False) -> Answer:
         snapshot = self._store.current()
         if snapshot is None:
-            return self._not_ready
+            return self._no_status_health_json if as_health_json else self._not_ready
         age = now - snapshot.taken_at
         if age > self._max_staleness:
-            return Answer.json(503, render.ready_doc(False, f"the last poll is {age:.1f} s old", snapshot.checked_at))
-        return snapshot.ready
+            message = f"the last poll is {age:.1f} s old"
+            if as_health_json:
+                return Answer.health_json(health_json.ready_doc(False, message, None, snapshot.checked_at))
+            return Answer.json(503, render.ready_doc(False, message, snapshot.checked_at), VARY_ACCEPT)
+        if not as_health_json:
+            return snapshot.ready
+
+        def build() -> Answer:
+            ready, message = readiness(snapshot.worker, snapshot.error)
+            return Answer.health_json(health_json.ready_doc(ready, message, snapshot.worker, snapshot.checked_at))
+
+        return snapshot.memo(("health+json", "/ready"), build)
 
     def connectors(self, now: float) -> Answer:
         judged = self._judged(now)
@@ -73,15 +121,22 @@ class Answers:
             ),
         )
 
-    def connector(self, name: str, now: float) -> Answer:
+    def connector(self, name: str, now: float, as_health_json: bool = False) -> Answer:
         judged = self._judged(now)
         if isinstance(judged, Answer):
-            return judged
+            return self._failing_health_json(judged) if as_health_json else judged
         snapshot, verdict = judged
         by_name = snapshot.memo("by-name", lambda: {c.name: c for c in snapshot.connectors})
         connector = by_name.get(name)
         if connector is None:  # not memoized: any name can be asked for, and the memo must stay bounded
             return error(404, f"No connector named {name!r} in the last poll (or it is filtered out).")
+        if as_health_json:
+            return snapshot.memo(
+                ("health+json", "connector", name),
+                lambda: Answer.health_json(
+                    health_json.connector_doc(connector, verdict, self._rules, snapshot.checked_at)
+                ),
+            )
         return snapshot.memo(("connector", name), lambda: self._connector_answer(snapshot, verdict, connector))
 
     def _connector_answer(self, snapshot: Snapshot, verdict: Verdict, connector: ConnectorStatus) -> Answer:
@@ -93,7 +148,7 @@ class Answers:
             snapshot.restarts.get(connector.name),
             progress_report(snapshot),
         )
-        return Answer.json(200 if doc["healthy"] else 503, doc)
+        return Answer.json(200 if doc["healthy"] else 503, doc, VARY_ACCEPT)
 
     def metrics(self, now: float) -> Answer:
         snapshot = self._store.current()

@@ -11,6 +11,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from healthcheck import __version__, responses
+from healthcheck.health_json import wants_health_json
 from healthcheck.probes import ProbeRoutes
 from healthcheck.render import to_json_bytes
 from healthcheck.responses import Answer
@@ -56,7 +57,8 @@ def create_app(settings: Settings, service: Service | None = None) -> Flask:
 
     @app.route("/connectors/<path:name>", **read_only)
     def connector(name: str) -> Response:
-        return send(service.answers.connector(name, service.clock()))
+        as_health_json = wants_health_json(request.headers.get("Accept"))
+        return send(service.answers.connector(name, service.clock(), as_health_json))
 
     status_page = StatusPage(
         service.store,

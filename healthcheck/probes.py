@@ -11,6 +11,7 @@ from typing import Any
 
 from healthcheck import responses
 from healthcheck.answers import Answers
+from healthcheck.health_json import wants_health_json
 from healthcheck.responses import Answer
 
 # Answered from prebuilt bytes in microseconds: the server may answer them on its event loop (worker.py).
@@ -30,11 +31,11 @@ class ProbeRoutes:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
         if path == "/":
-            answer = self._answers.health(self._clock())
+            answer = self._answers.health(self._clock(), wants_health_json(environ.get("HTTP_ACCEPT")))
         elif path == "/ping":
             answer = PING
         elif path == "/ready":
-            answer = self._answers.ready(self._clock())
+            answer = self._answers.ready(self._clock(), wants_health_json(environ.get("HTTP_ACCEPT")))
         else:
             return self._app(environ, start_response)
         method = environ.get("REQUEST_METHOD")

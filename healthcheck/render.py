@@ -10,7 +10,7 @@ from typing import Any
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
 from healthcheck.progress_render import progress_doc, progress_error_doc, stall_fields
 from healthcheck.progress_report import ProgressError, ProgressReport
-from healthcheck.verdict import FAIL, Failure, Verdict
+from healthcheck.verdict import FAIL, Failure, Rules, Verdict
 
 NO_STATUS_MESSAGE = "No status yet: the first poll of Kafka Connect has not finished."
 POLL_ERROR_MESSAGE = "Could not read the status of Kafka Connect; assuming unhealthy."
@@ -22,6 +22,7 @@ class View:
 
     failure_states: tuple[str, ...]
     hide_traces: bool = False
+    rules: Rules | None = None  # which parts the verdict considered, for the health+json checks; None: all
 
 
 def to_json_bytes(doc: Any) -> bytes:

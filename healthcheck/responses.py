@@ -9,9 +9,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from healthcheck import health_json
 from healthcheck.render import to_json_bytes
+from healthcheck.verdict import FAIL
 
 JSON = "application/json"
+# The paths that answer plain JSON or health+json by the Accept header say so, for any cache on the way.
+VARY_ACCEPT = (("Vary", "Accept"),)
 # Every answer: never cached (it says what is true now), never content-sniffed into something else.
 COMMON_HEADERS = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
 ALLOWED_METHODS = ("GET", "HEAD", "OPTIONS")  # every path we serve is read-only
@@ -43,6 +47,12 @@ class Answer:
     @classmethod
     def json(cls, status: int, doc: Any, extra_headers: tuple[tuple[str, str], ...] = ()) -> Answer:
         return cls(status, to_json_bytes(doc), extra_headers)
+
+    @classmethod
+    def health_json(cls, doc: dict[str, Any]) -> Answer:
+        """An application/health+json answer: 503 for fail, 200 for pass and warn (the draft's 2xx)."""
+        status = 503 if doc["status"] == FAIL else 200
+        return cls(status, to_json_bytes(doc), VARY_ACCEPT, content_type=health_json.CONTENT_TYPE)
 
 
 def error(status: int, message: str, extra_headers: tuple[tuple[str, str], ...] = ()) -> Answer:

@@ -102,7 +102,7 @@ class Service:
         self.action_client = connect_client(settings, clock)
         self.metrics = PollMetrics()
         rules = rules_from(settings)
-        view = View(settings.unhealthy_states, hide_traces=settings.hide_traces)
+        view = View(settings.unhealthy_states, hide_traces=settings.hide_traces, rules=rules)
         lock_path, state_path = actor_paths(settings.state_dir or "", settings.connect_url, settings.port)
         self.actor = ActorLock(lock_path)
         self.action_state = ActionStateFile(state_path)

@@ -10,7 +10,7 @@ from healthcheck import render
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
 from healthcheck.progress_reading import ProgressReading
 from healthcheck.render import View
-from healthcheck.responses import Answer
+from healthcheck.responses import VARY_ACCEPT, Answer
 from healthcheck.timeline import TimelinePoint
 from healthcheck.verdict import Verdict
 
@@ -60,17 +60,21 @@ class Snapshot:
         return value
 
 
+def readiness(worker: WorkerHealth | None, error: PollError | None) -> tuple[bool, str]:
+    """(ready, why): what `/ready` says in either representation."""
+    if error is not None:
+        return False, f"Connect did not answer the last poll: {error.message}"
+    if worker is not None and not worker.healthy:
+        return False, f"the Connect worker reports itself {worker.state}: {worker.message}"
+    return True, "Connect answered the last poll."
+
+
 def _ready_answer(
     worker: WorkerHealth | None, error: PollError | None, checked_at: str, warning: str | None = None
 ) -> Answer:
-    if error is not None:
-        return Answer.json(
-            503, render.ready_doc(False, f"Connect did not answer the last poll: {error.message}", checked_at)
-        )
-    if worker is not None and not worker.healthy:
-        message = f"the Connect worker reports itself {worker.state}: {worker.message}"
-        return Answer.json(503, render.ready_doc(False, message, checked_at))
-    return Answer.json(200, render.ready_doc(True, "Connect answered the last poll.", checked_at, warning))
+    ready, message = readiness(worker, error)
+    doc = render.ready_doc(ready, message, checked_at, warning if ready else None)
+    return Answer.json(200 if ready else 503, doc, VARY_ACCEPT)
 
 
 def healthy_or_not(
@@ -92,7 +96,7 @@ def healthy_or_not(
     return Snapshot(
         taken_at=taken_at,
         checked_at=checked_at,
-        answer=Answer(200 if verdict.healthy else 503, body),
+        answer=Answer(200 if verdict.healthy else 503, body, VARY_ACCEPT),
         ready=_ready_answer(worker, None, checked_at, verdict.warning),
         counters=counters,
         connectors=connectors,
@@ -116,7 +120,7 @@ def failed_poll(
     return Snapshot(
         taken_at=taken_at,
         checked_at=checked_at,
-        answer=Answer.json(503, render.poll_error_doc(error.reason, error.message, view, checked_at)),
+        answer=Answer.json(503, render.poll_error_doc(error.reason, error.message, view, checked_at), VARY_ACCEPT),
         ready=_ready_answer(None, error, checked_at),
         counters=counters,
         error=error,

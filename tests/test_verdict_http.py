@@ -197,3 +197,138 @@ def test_a_worker_id_that_matches_nothing_warns_in_body_ready_metrics_and_log_on
 
 def test_an_empty_cluster_is_no_reason_to_warn(connect: FakeConnect, serve: Callable[..., Served]) -> None:
     assert "warning" not in serve(connect_worker_id="10.0.0.9:8083").poll().get().json()
+
+
+# --- application/health+json
+
+HEALTH_JSON = "application/health+json"
+
+
+def test_health_json_for_root_has_a_check_per_connector_task_and_the_worker(
+    connect: FakeConnect, serve: Callable[..., Served]
+) -> None:
+    connect.set_connector("orders", tasks=[task(0), task(1, "FAILED", trace=CONFIG_TRACE)])
+    connect.set_connector("audit", "PAUSED", tasks=[task(0, "PAUSED")])
+    server = serve().poll()
+    answer = server.get(Accept=HEALTH_JSON)
+    assert answer.status_code == 503
+    assert answer.headers["Content-Type"] == HEALTH_JSON
+    assert answer.headers["Cache-Control"] == "no-store"
+    doc = answer.json()
+    checked_at = server.get().json()["checked_at"]
+    assert doc["status"] == "fail"
+    assert doc["output"] == "1 of 5 considered failing (rate 0.200, threshold 0.000)"
+    assert list(doc["checks"]) == [
+        "connector:audit",
+        "task:audit-0",
+        "connector:orders",
+        "task:orders-0",
+        "task:orders-1",
+        "worker:health",
+    ]
+    assert doc["checks"]["task:orders-1"] == [
+        {
+            "componentId": "orders-1",
+            "componentType": "task",
+            "observedValue": "FAILED",
+            "status": "fail",
+            "time": checked_at,
+            "output": 'org.apache.kafka.common.config.ConfigException: Missing required configuration "file"',
+        }
+    ]
+    assert doc["checks"]["connector:audit"][0]["status"] == "pass"  # PAUSED is not a failure by default
+    assert doc["checks"]["worker:health"][0]["observedValue"] == "healthy"
+    assert "output" not in doc["checks"]["task:orders-0"][0]
+
+
+def test_health_json_levels_give_2xx_for_pass_and_warn_and_503_for_fail(
+    connect: FakeConnect, serve: Callable[..., Served], clock: FakeClock
+) -> None:
+    connect.set_connector("orders")
+    server = serve(unhealthy_after=30.0).poll()
+    assert (server.get(Accept=HEALTH_JSON).status_code, server.get(Accept=HEALTH_JSON).json()["status"]) == (
+        200,
+        "pass",
+    )
+    connect.set_connector("orders", tasks=[task(0, "FAILED")])
+    server.poll()
+    warn = server.get(Accept=HEALTH_JSON)
+    assert (warn.status_code, warn.json()["status"]) == (200, "warn")
+    assert warn.json()["checks"]["task:orders-0"][0]["status"] == "warn"  # listed, not counted yet
+    clock.advance(31)
+    server.poll()
+    assert server.get(Accept=HEALTH_JSON).status_code == 503
+
+
+def test_health_json_for_a_connector_and_ready(connect: FakeConnect, serve: Callable[..., Served]) -> None:
+    connect.set_connector("orders", "FAILED", tasks=[], trace=CONFIG_TRACE)
+    connect.set_connector("ok")
+    server = serve().poll()
+    orders = server.get("/connectors/orders", Accept=HEALTH_JSON)
+    assert (orders.status_code, orders.headers["Content-Type"]) == (503, HEALTH_JSON)
+    assert list(orders.json()["checks"]) == ["connector:orders"]
+    assert orders.json()["output"].startswith("org.apache.kafka.common.config.ConfigException")
+    ok = server.get("/connectors/ok", Accept=HEALTH_JSON)
+    assert (ok.status_code, ok.json()["status"], list(ok.json()["checks"])) == (
+        200,
+        "pass",
+        ["connector:ok", "task:ok-0"],
+    )
+    ready = server.get("/ready", Accept=HEALTH_JSON)
+    assert (ready.status_code, ready.json()["status"], ready.json()["output"]) == (
+        200,
+        "pass",
+        "Connect answered the last poll.",
+    )
+    assert server.get("/connectors/nope", Accept=HEALTH_JSON).status_code == 404
+
+
+def test_health_json_before_the_first_poll_and_when_stale_is_fail(
+    connect: FakeConnect, serve: Callable[..., Served], clock: FakeClock
+) -> None:
+    server = serve()
+    for path in ("/", "/ready", "/connectors/x"):
+        answer = server.get(path, Accept=HEALTH_JSON)
+        assert (answer.status_code, answer.json()["status"]) == (503, "fail"), path
+        assert answer.json()["output"] == "No status yet: the first poll of Kafka Connect has not finished."
+    server.poll()
+    clock.advance(server.service.settings.max_staleness + 1)
+    stale = server.get(Accept=HEALTH_JSON)
+    assert (stale.status_code, stale.headers["Content-Type"]) == (503, HEALTH_JSON)
+    assert stale.json()["output"].startswith("Status is stale")
+
+
+@pytest.mark.parametrize(
+    ("accept", "health_json"),
+    [
+        (None, False),
+        ("*/*", False),
+        ("application/json", False),
+        (HEALTH_JSON, True),
+        (f"{HEALTH_JSON}, application/json;q=0.5", True),
+        (f"application/json, {HEALTH_JSON};q=0.5", False),  # the client prefers plain JSON
+        (f"{HEALTH_JSON};q=0", False),  # q=0: "not acceptable"
+        (f"text/html, {HEALTH_JSON}", True),
+    ],
+)
+def test_content_negotiation(
+    connect: FakeConnect, serve: Callable[..., Served], accept: str | None, health_json: bool
+) -> None:
+    server = serve().poll()
+    headers = {} if accept is None else {"Accept": accept}
+    for path in ("/", "/ready"):
+        answer = server.get(path, **headers)
+        assert (answer.headers["Content-Type"] == HEALTH_JSON) is health_json, path
+        assert ("checked_at" in answer.json()) is not health_json, path
+
+
+def test_health_json_is_built_once_per_poll_not_per_request(connect: FakeConnect, serve: Callable[..., Served]) -> None:
+    connect.set_connector("orders")
+    server = serve().poll()
+    answers = server.service.answers
+    now = server.service.clock()
+    first = answers.health(now, as_health_json=True)
+    assert answers.health(now, as_health_json=True) is first  # the same bytes object: no render per request
+    assert answers.ready(now, as_health_json=True) is answers.ready(now, as_health_json=True)
+    server.poll()
+    assert answers.health(now, as_health_json=True) is not first  # a new poll, a new body

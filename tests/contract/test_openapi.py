@@ -52,31 +52,35 @@ def test_openapi_json_is_served_with_our_version(client: FlaskClient) -> None:
 
 
 JSON_VIEWS = ("/", "/ready", "/connectors", "/connectors/orders-sink")
+HEALTH_JSON_VIEWS = ("/", "/ready", "/connectors/orders-sink")
+
+
+def views(client: FlaskClient, state: str) -> Iterator:
+    """Every JSON view, and the health+json form of those that have one, in the current state."""
+    for path in JSON_VIEWS:
+        yield f"{state} {path}", client.get(path)
+    for path in HEALTH_JSON_VIEWS:
+        yield f"{state} {path} health+json", client.get(path, headers={"Accept": "application/health+json"})
 
 
 def answers_in_every_state(service: Service, client: FlaskClient, connect: FakeConnect, clock: FakeClock) -> Iterator:
-    for path in JSON_VIEWS:
-        yield f"no poll yet {path}", client.get(path)
+    yield from views(client, "no poll yet")
     connect.set_connector("orders-sink")
     service.poller.poll_once()
-    for path in JSON_VIEWS:
-        yield f"healthy {path}", client.get(path)
+    yield from views(client, "healthy")
     connect.set_connector("orders-sink", "FAILED", tasks=[task(0, "FAILED", trace="boom"), task(1, "FAILED")])
     connect.set_connector("audit-source", "FAILED", trace="bad config", type="source")
     connect.health = (503, {"status": "starting", "message": "Worker is starting"})
     service.poller.poll_once()
-    for path in JSON_VIEWS:
-        yield f"failing connectors, tasks and worker {path}", client.get(path)
+    yield from views(client, "failing connectors, tasks and worker")
     yield "unknown connector", client.get("/connectors/nope")
     yield "metrics", client.get("/metrics")
     yield "status page", client.get("/status")
     with connect.faulty(Fault(status=500)):
         service.poller.poll_once()
-    for path in JSON_VIEWS:
-        yield f"poll error {path}", client.get(path)
+    yield from views(client, "poll error")
     clock.advance(service.settings.max_staleness + 1)
-    for path in JSON_VIEWS:
-        yield f"stale {path}", client.get(path)
+    yield from views(client, "stale")
     yield "ping", client.get("/ping")
     yield "404", client.get("/nope")
     yield "405 on a probe", client.post("/")
