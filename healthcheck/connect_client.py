@@ -253,6 +253,15 @@ class ConnectClient:
             for task_id in failed_task_ids:
                 self._post(f"/connectors/{name}/tasks/{task_id}/restart")
 
+    def restart_parts(self, connector: str, restart_connector: bool, task_ids: list[int]) -> None:
+        """Restart some FAILED parts and not others: the connector instance alone (a plain restart restarts no
+        task), then each task by its own call."""
+        name = quote(connector, safe="")
+        if restart_connector:
+            self._post(f"/connectors/{name}/restart")
+        for task_id in task_ids:
+            self._post(f"/connectors/{name}/tasks/{task_id}/restart")
+
     def _post(self, path: str) -> int:
         with self._call("POST", path) as response:
             if response.status_code not in (200, 202, 204):

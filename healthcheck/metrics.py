@@ -66,8 +66,17 @@ class PollMetrics:
             ["target", "event", "result"],
             registry=self.registry,
         )
-        self._restart_labels: set[tuple[str, str]] = set()
-        self._restart_labels_lock = threading.Lock()  # the actor's thread adds, the poller's thread forgets
+        self.restart_skips = Counter(
+            PREFIX + "restart_skips",
+            "FAILED connectors and tasks auto-restart decided not to restart, by connector and reason "
+            "(restart_skip: the failure matches --restart-skip; persistent: --restart-max-attempts reached), "
+            "counted once per failure.",
+            ["connector", "reason"],
+            registry=self.registry,
+        )
+        # (series, labels) of the per-connector counters: the actor's thread adds, the poller's thread forgets
+        self._restart_labels: set[tuple[Counter, tuple[str, str]]] = set()
+        self._restart_labels_lock = threading.Lock()
         for reason in POLL_ERROR_REASONS:  # every series exists from the start, so rate() sees the first error
             self.poll_errors.labels(reason)
         for result in ("ok", "error"):
@@ -81,15 +90,20 @@ class PollMetrics:
 
     def observe_restart(self, connector: str, result: str) -> None:
         with self._restart_labels_lock:
-            self._restart_labels.add((connector, result))
+            self._restart_labels.add((self.restarts, (connector, result)))
             self.restarts.labels(connector, result).inc()
 
     def forget_connectors_except(self, names: Collection[str]) -> None:
         """Drop the per-connector series of connectors that are gone, so label cardinality stays bounded."""
         with self._restart_labels_lock:
-            for labels in [labels for labels in self._restart_labels if labels[0] not in names]:
-                self.restarts.remove(*labels)
-                self._restart_labels.discard(labels)
+            for series, labels in [gone for gone in self._restart_labels if gone[1][0] not in names]:
+                series.remove(*labels)
+                self._restart_labels.discard((series, labels))
+
+    def observe_restart_skip(self, connector: str, reason: str) -> None:
+        with self._restart_labels_lock:
+            self._restart_labels.add((self.restart_skips, (connector, reason)))
+            self.restart_skips.labels(connector, reason).inc()
 
     def observe_notification(self, target: str, event: str, result: str) -> None:
         self.notifications.labels(target, event, result).inc()

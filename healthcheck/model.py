@@ -76,5 +76,7 @@ class RestartStatus:
     """Auto-restart's record for one connector with FAILED parts."""
 
     attempts: int
-    next_restart: str | None  # ISO 8601 UTC; None once exhausted
-    exhausted: bool
+    next_restart: str | None  # ISO 8601 UTC; None once exhausted, or when every FAILED part is skipped
+    exhausted: bool  # max attempts reached: the failure is persistent
+    skipped: Mapping[int | None, str] = field(default_factory=dict)  # part (task id, None: connector) -> why
+    last_cause: str | None = None  # the cause of what the last restart was for

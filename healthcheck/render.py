@@ -54,7 +54,19 @@ def failure_doc(failure: Failure, view: View, restart: RestartStatus | None = No
             doc["restarts_exhausted"] = True
         else:
             doc["next_restart"] = restart.next_restart
+        if failure.state == "FAILED":  # what auto-restart does about this very failure, and why
+            doc["restart"] = restart_word(restart, failure.task_id)
+            if doc["restart"] == "persistent":
+                doc["last_cause"] = restart.last_cause
     return doc
+
+
+def restart_word(restart: RestartStatus, part: int | None) -> str:
+    """ "skipped: <reason>", "persistent" (max attempts reached), or "scheduled" (next_restart says when)."""
+    reason = restart.skipped.get(part)
+    if reason is not None:
+        return f"skipped: {reason}"
+    return "persistent" if restart.exhausted else "scheduled"
 
 
 def worker_failure_doc(worker: WorkerHealth) -> dict[str, Any]:

@@ -115,7 +115,9 @@ class Service:
                     rules,
                     backoff=settings.restart_backoff,
                     max_attempts=settings.restart_max_attempts,
+                    skip=settings.restart_skip,
                     on_attempt=self.metrics.observe_restart,
+                    on_skip=self.metrics.observe_restart_skip,
                     state=self.action_state,
                     clock=clock,
                 )

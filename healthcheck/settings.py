@@ -20,6 +20,7 @@ from healthcheck import __version__
 from healthcheck import setting_types as kinds
 from healthcheck.kafka_config import KafkaConfig, bootstrap_servers, read_properties
 from healthcheck.model import CONTAINERS, JUDGED_STATES, STALLED
+from healthcheck.restart_rules import DEFAULT_RESTART_SKIP
 from healthcheck.setting_types import LOG_LEVELS, BasicAuth, NotifyTarget, Secret
 from healthcheck.traces import DEFAULT_MAX_TRACE_BYTES
 
@@ -139,6 +140,13 @@ class Settings:
         kinds.writable_dir,
         "directory for the lock that picks the one process per host that acts (restarts), and its state file; "
         "default $XDG_RUNTIME_DIR, else the system temp directory",
+    )
+    restart_skip: re.Pattern[str] | None = setting(
+        re.compile(DEFAULT_RESTART_SKIP),
+        kinds.regex,
+        "never auto-restart a FAILED connector or task whose cause or trace matches this regular expression "
+        "(empty: restart everything)",
+        shown_default="config, authentication and authorization exceptions (README)",
     )
     notify: tuple[NotifyTarget, ...] = setting(
         (),

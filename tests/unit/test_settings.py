@@ -88,6 +88,7 @@ SAMPLES: dict[str, tuple[str, Any, str, Any]] = {
     "restart_backoff": ("2", 2.0, "60", 60.0),
     "restart_max_attempts": ("1", 1, "10", 10),
     "state_dir": ("{dir_a}", "{dir_a}", "{dir_b}", "{dir_b}"),
+    "restart_skip": ("Bad.*Config", re.compile("Bad.*Config"), "Auth", re.compile("Auth")),
     "notify": (
         "slack",
         (NotifyTarget("slack"),),
