@@ -29,11 +29,17 @@ from healthcheck.restarter import Restarter, restart_statuses
 from healthcheck.settings import Settings
 from healthcheck.snapshot import SnapshotStore
 from healthcheck.verdict import Rules
+from healthcheck.worker_identity import AUTO, own_worker_ids
 
 log = logging.getLogger(__name__)
 
 
-def rules_from(settings: Settings) -> Rules:
+def rules_from(settings: Settings, resolve_own_ids: Callable[[str], frozenset[str]] = own_worker_ids) -> Rules:
+    """The health rules; `--connect-worker-id auto` is resolved here, once, to this host's worker ids."""
+    aliases: frozenset[str] = frozenset()
+    if settings.connect_worker_id is not None and settings.connect_worker_id.lower() == AUTO:
+        aliases = resolve_own_ids(settings.connect_url)
+        log.info("--connect-worker-id auto: judging the worker with an id among %s", ", ".join(sorted(aliases)))
     return Rules(
         unhealthy_states=frozenset(settings.unhealthy_states),
         considered_containers=frozenset(settings.considered_containers),
@@ -42,6 +48,7 @@ def rules_from(settings: Settings) -> Rules:
         include=settings.include_connectors,
         exclude=settings.exclude_connectors,
         unhealthy_after=settings.unhealthy_after,
+        worker_aliases=aliases,
     )
 
 

@@ -67,7 +67,11 @@ class Settings:
     host: str = setting("0.0.0.0", kinds.host, "address to listen on")
     port: int = setting(18083, kinds.port, "port to listen on")
     connect_url: str = setting("http://localhost:8083", kinds.url, "base URL of the Kafka Connect REST API")
-    connect_worker_id: str | None = setting(None, kinds.worker_id, "only judge connectors and tasks on this worker")
+    connect_worker_id: str | None = setting(
+        None,
+        kinds.worker_id,
+        "only judge connectors and tasks on this worker (host:port as Connect reports it); auto: this host's own",
+    )
     # None until __post_init__ picks it: FAILED, or FAILED,STALLED when a progress check is on.
     unhealthy_states: tuple[str, ...] = setting(
         None,

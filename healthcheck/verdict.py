@@ -22,9 +22,15 @@ class Rules:
     include: re.Pattern[str] | None = None  # connector names matched in full; None: all
     exclude: re.Pattern[str] | None = None  # wins over include
     unhealthy_after: float = 0.0  # seconds a failure must last before it counts against health
+    # --connect-worker-id auto: the lower-cased ids this host's worker may have (worker_identity.py)
+    worker_aliases: frozenset[str] = frozenset()
 
     def on_monitored_worker(self, worker_id: str) -> bool:
-        return self.worker_id is None or worker_id.lower() == self.worker_id.lower()
+        if self.worker_id is None:
+            return True
+        if self.worker_aliases:
+            return worker_id.lower() in self.worker_aliases
+        return worker_id.lower() == self.worker_id.lower()
 
     def selects(self, name: str) -> bool:
         if self.exclude is not None and self.exclude.fullmatch(name):
@@ -148,8 +154,11 @@ def unmatched_worker_warning(connectors: Iterable[ConnectorStatus], rules: Rules
         return None
     names = sorted(workers)
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    configured = repr(rules.worker_id)
+    if rules.worker_aliases:
+        configured += f" (this host: {', '.join(sorted(rules.worker_aliases))})"
     return (
-        f"--connect-worker-id {rules.worker_id!r} matches no connector or task, so nothing is judged; "
+        f"--connect-worker-id {configured} matches no connector or task, so nothing is judged; "
         f"the connectors and tasks run on: {shown}"
     )
 

@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from healthcheck.app import create_app
 from healthcheck.service import Service
 from healthcheck.settings import Settings
+from healthcheck.worker_identity import own_worker_ids
 from tests.conftest import FakeClock
 from tests.fake_connect import WORKER, FakeConnect, task
 
@@ -332,3 +333,46 @@ def test_health_json_is_built_once_per_poll_not_per_request(connect: FakeConnect
     assert answers.ready(now, as_health_json=True) is answers.ready(now, as_health_json=True)
     server.poll()
     assert answers.health(now, as_health_json=True) is not first  # a new poll, a new body
+
+
+# --- --connect-worker-id auto
+
+
+def test_own_worker_ids_are_this_hosts_names_and_addresses_with_the_connect_port() -> None:
+    addresses = {"localhost": ["127.0.0.1", "::1"], "pod-7": ["10.1.2.3"], "pod-7.ns.svc": ["10.1.2.3"]}
+    ids = own_worker_ids(
+        "http://localhost:8083",
+        hostname=lambda: "Pod-7",
+        fqdn=lambda: "pod-7.ns.svc",
+        resolve=lambda name: addresses.get(name.lower(), []),
+    )
+    assert ids == {
+        "localhost:8083",
+        "127.0.0.1:8083",
+        "::1:8083",
+        "[::1]:8083",
+        "pod-7:8083",
+        "pod-7.ns.svc:8083",
+        "10.1.2.3:8083",
+    }
+    assert own_worker_ids("https://connect", hostname=str, fqdn=str, resolve=lambda _: []) == {"connect:443"}
+
+
+def test_auto_judges_only_this_hosts_worker(connect: FakeConnect, serve: Callable[..., Served]) -> None:
+    here = connect.url.removeprefix("http://")  # 127.0.0.1:<port>: the worker this host runs, by --connect-url
+    connect.set_connector("mine", tasks=[task(0, "FAILED", worker_id=here)], worker_id=here)
+    connect.set_connector("theirs", "FAILED", tasks=[task(0, worker_id="10.9.9.9:8083")], worker_id="10.9.9.9:8083")
+    server = serve(connect_worker_id="auto").poll()
+    failures = server.get().json()["failures"]
+    assert [(f["connector"], f["type"]) for f in failures] == [("mine", "task")]
+    assert "warning" not in server.get().json()
+
+
+def test_auto_that_matches_nothing_warns_with_the_ids_it_tried(
+    connect: FakeConnect, serve: Callable[..., Served]
+) -> None:
+    connect.set_connector("theirs", worker_id="10.9.9.9:8083", tasks=[task(0, worker_id="10.9.9.9:8083")])
+    warning = serve(connect_worker_id="AUTO").poll().get().json()["warning"]
+    port = connect.url.rsplit(":", 1)[1]
+    assert warning.startswith("--connect-worker-id 'AUTO' (this host: ")
+    assert f"127.0.0.1:{port}" in warning and warning.endswith("run on: 10.9.9.9:8083")
