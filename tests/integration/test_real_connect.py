@@ -89,7 +89,9 @@ def test_a_failing_task_is_a_503_with_the_workers_id_and_connects_stack_trace(
     assert "\tat org.apache.kafka.connect.file.FileStreamSinkTask.start(" in trace
     assert "Caused by: java.nio.file.NoSuchFileException: /nonexistent-kc-hc-dir/sub/out.txt" in trace
     assert response.json()["healthy"] is False
-    assert f"connector '{name}' task 0 is unhealthy: FAILED on {kafka.worker_id}: {CANNOT_CREATE_FILE}" in server.log()
+    cause = "java.nio.file.NoSuchFileException: /nonexistent-kc-hc-dir/sub/out.txt"  # the innermost Caused by
+    assert failure["cause"] == cause
+    assert f"connector '{name}' task 0 is unhealthy: FAILED on {kafka.worker_id}: {cause}" in server.log()
 
 
 def test_a_connector_failing_in_start_is_a_503_with_a_connector_entry(
