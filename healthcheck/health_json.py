@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -16,9 +17,15 @@ DESCRIPTION = "Health of a Kafka Connect cluster, from the last poll of its REST
 
 def wants_health_json(accept: str | None) -> bool:
     """Does an Accept header ask for health+json ahead of plain JSON? Probes send none or `*/*`, so the
-    common case is one substring test; only a header that names health+json is parsed."""
+    common case is one substring test; only a header that names health+json is parsed (once per distinct
+    header: a monitor sends the same one every time)."""
     if not accept or "health+json" not in accept:
         return False
+    return _prefers_health_json(accept)
+
+
+@functools.lru_cache(maxsize=256)  # bounded: any client can send any header
+def _prefers_health_json(accept: str) -> bool:
     quality: dict[str, float] = {}
     for item in accept.split(","):
         media, *params = (part.strip() for part in item.split(";"))
