@@ -8,7 +8,8 @@ from collections.abc import Callable
 import requests
 
 from tests.integration.conftest import AccessLog, Connectors, answer_when
-from tests.integration.kafka_stack import MIRROR_HEARTBEAT, KafkaStack, recipes
+from tests.integration.kafka_stack import KafkaStack, recipes
+from tests.integration.kafka_stack.recipes import MIRROR_HEARTBEAT
 from tests.server_process import ServerProcess
 
 Healthcheck = Callable[..., ServerProcess]
