@@ -9,13 +9,13 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
-from healthcheck.app import create_app
 from healthcheck.model import ConnectorStatus, TaskStatus
 from healthcheck.restart_rules import DEFAULT_RESTART_SKIP, plan, skip_reason
 from healthcheck.service import Service
 from healthcheck.settings import Settings, SettingsError, load
 from healthcheck.verdict import Rules
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, client_for
+from tests.exposition import metric
 from tests.fake_connect import FakeConnect, task
 
 DEFAULT = re.compile(DEFAULT_RESTART_SKIP)
@@ -96,15 +96,14 @@ def posts(connect: FakeConnect) -> list[str]:
 
 
 def skips(client: FlaskClient, connector: str, reason: str) -> float:
-    line = f'kafka_connect_healthcheck_restart_skips_total{{connector="{connector}",reason="{reason}"}} '
-    rows = [row for row in client.get("/metrics").get_data(as_text=True).splitlines() if row.startswith(line)]
-    return float(rows[0].rsplit(" ", 1)[1]) if rows else 0.0
+    text = client.get("/metrics").get_data(as_text=True)
+    return metric(text, "kafka_connect_healthcheck_restart_skips_total", connector=connector, reason=reason)
 
 
 def test_a_config_failure_is_not_restarted_and_says_why(
     connect: FakeConnect, restarting: Service, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = create_app(restarting.settings, restarting).test_client()
+    client = client_for(restarting)
     connect.set_connector("bad", "FAILED", tasks=[], trace=CONFIG)
     with caplog.at_level(logging.WARNING, logger="healthcheck.restarter"):
         for _ in range(3):
@@ -126,14 +125,14 @@ def test_only_the_parts_a_restart_can_fix_are_restarted(connect: FakeConnect, re
     restarting.poller.poll_once()
     # Not the one KIP-745 call: it would restart the skipped task 0 as well.
     assert posts(connect) == ["POST /connectors/mixed/tasks/1/restart"]
-    failures = create_app(restarting.settings, restarting).test_client().get("/").json["failures"]
+    failures = client_for(restarting).get("/").json["failures"]
     assert [f["restart"][:9] for f in failures] == ["skipped: ", "scheduled"]
 
 
 def test_after_the_last_attempt_the_failure_is_persistent_with_its_last_cause(
     connect: FakeConnect, restarting: Service, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = create_app(restarting.settings, restarting).test_client()
+    client = client_for(restarting)
     connect.set_connector("flaky", tasks=[task(0, "FAILED", trace=TRANSIENT)])
     with caplog.at_level(logging.ERROR, logger="healthcheck.restarter"):
         for _ in range(4):

@@ -15,6 +15,7 @@ from healthcheck.service import Service
 from healthcheck.settings import Settings
 from healthcheck.worker_identity import own_worker_ids
 from tests.conftest import FakeClock
+from tests.exposition import metric
 from tests.fake_connect import WORKER, FakeConnect, task
 
 CONFIG_TRACE = (
@@ -59,11 +60,6 @@ def serve(settings: Settings, make_service: Callable[..., Service]) -> Iterator[
     yield start
     for server in servers:
         server.stop()
-
-
-def metric(text: str, line_start: str) -> float:
-    (value,) = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(line_start + " ")]
-    return float(value)
 
 
 # --- NO_TASKS
@@ -156,7 +152,7 @@ def test_metrics_show_the_level(connect: FakeConnect, serve: Callable[..., Serve
 
     def levels() -> dict[str, float]:
         text = server.get("/metrics").text
-        return {s: metric(text, f'kafka_connect_healthcheck_status{{status="{s}"}}') for s in ("pass", "warn", "fail")}
+        return {s: metric(text, "kafka_connect_healthcheck_status", status=s) for s in ("pass", "warn", "fail")}
 
     assert levels() == {"pass": 0, "warn": 0, "fail": 1}  # no poll yet
     server.poll()
