@@ -95,9 +95,20 @@ def posts(connect: FakeConnect) -> list[str]:
     return [r for r in connect.requests if r.startswith("POST")]
 
 
+def poll_and_act(service: Service) -> None:
+    """One poll, then wait until auto-restart is done with it (its decision shows in the next snapshot)."""
+    service.poller.poll_once()
+    assert service.consumers.wait_idle(timeout=10), "the restarter did not finish within 10 s"
+
+
 def skips(client: FlaskClient, connector: str, reason: str) -> float:
     text = client.get("/metrics").get_data(as_text=True)
     return metric(text, "kafka_connect_healthcheck_restart_skips_total", connector=connector, reason=reason)
+
+
+SKIPPED_CONFIG = (
+    "skipped: org.apache.kafka.common.config.ConfigException matches --restart-skip (a restart cannot fix it)"
+)
 
 
 def test_a_config_failure_is_not_restarted_and_says_why(
@@ -107,13 +118,11 @@ def test_a_config_failure_is_not_restarted_and_says_why(
     connect.set_connector("bad", "FAILED", tasks=[], trace=CONFIG)
     with caplog.at_level(logging.WARNING, logger="healthcheck.restarter"):
         for _ in range(3):
-            restarting.poller.poll_once()
+            poll_and_act(restarting)
             clock.advance(60)
     assert posts(connect) == []
     failure = client.get("/").json["failures"][0]
-    assert failure["restart"] == (
-        "skipped: org.apache.kafka.common.config.ConfigException matches --restart-skip (a restart cannot fix it)"
-    )
+    assert failure["restart"] == SKIPPED_CONFIG
     assert (failure["restart_attempts"], failure["next_restart"]) == (0, None)
     assert skips(client, "bad", "restart_skip") == 1  # once per failure, not per poll
     assert caplog.text.count("not restarting connector 'bad'") == 1
@@ -122,9 +131,10 @@ def test_a_config_failure_is_not_restarted_and_says_why(
 
 def test_only_the_parts_a_restart_can_fix_are_restarted(connect: FakeConnect, restarting: Service) -> None:
     connect.set_connector("mixed", tasks=[task(0, "FAILED", trace=AUTH), task(1, "FAILED", trace=TRANSIENT), task(2)])
-    restarting.poller.poll_once()
+    poll_and_act(restarting)
     # Not the one KIP-745 call: it would restart the skipped task 0 as well.
     assert posts(connect) == ["POST /connectors/mixed/tasks/1/restart"]
+    poll_and_act(restarting)  # the next snapshot shows what the actor decided
     failures = client_for(restarting).get("/").json["failures"]
     assert [f["restart"][:9] for f in failures] == ["skipped: ", "scheduled"]
 
@@ -136,7 +146,7 @@ def test_after_the_last_attempt_the_failure_is_persistent_with_its_last_cause(
     connect.set_connector("flaky", tasks=[task(0, "FAILED", trace=TRANSIENT)])
     with caplog.at_level(logging.ERROR, logger="healthcheck.restarter"):
         for _ in range(4):
-            restarting.poller.poll_once()
+            poll_and_act(restarting)
             clock.advance(11)
     assert len(posts(connect)) == 2
     failure = client.get("/").json["failures"][0]
@@ -146,12 +156,70 @@ def test_after_the_last_attempt_the_failure_is_persistent_with_its_last_cause(
     assert skips(client, "flaky", "persistent") == 1
 
 
+def test_every_worker_shows_what_the_actor_decided(
+    connect: FakeConnect, restarting: Service, settings: Settings, make_service: Callable[..., Service]
+) -> None:
+    """Another process on this host (same --state-dir, Connect and port) does not act, but answers the same
+    "restart", "last_cause" and counts, read from the actor's state file."""
+    other = make_service(settings, auto_restart=True, restart_backoff=10.0, restart_max_attempts=2, max_staleness=1e6)
+    connect.set_connector("mixed", tasks=[task(0, "FAILED", trace=CONFIG), task(1, "FAILED", trace=TRANSIENT)])
+    poll_and_act(restarting)  # the first to poll takes the host's lock and acts
+    poll_and_act(other)
+    assert posts(connect) == ["POST /connectors/mixed/tasks/1/restart"]  # once, by the actor only
+    poll_and_act(restarting)
+    poll_and_act(other)
+    assert posts(connect) == ["POST /connectors/mixed/tasks/1/restart"]
+    # next_restart moves by the milliseconds between the actor's writes: only that it is set is compared
+    restart_keys = ("restart", "restart_attempts", "restarts_exhausted", "last_cause")
+    seen = [
+        [{key: f.get(key) for key in restart_keys} for f in client_for(service).get("/").json["failures"]]
+        for service in (restarting, other)
+    ]
+    assert seen[0] == seen[1]
+    skipped, scheduled = seen[1]
+    assert (skipped["restart"], skipped["restart_attempts"]) == (SKIPPED_CONFIG, 1)
+    assert (scheduled["restart"], scheduled["restart_attempts"]) == ("scheduled", 1)
+    assert all(f["next_restart"] is not None for f in client_for(restarting).get("/").json["failures"])
+    by_name = client_for(other).get("/connectors/mixed").json
+    assert [f.get("restart") for f in by_name["failures"]] == [SKIPPED_CONFIG, "scheduled"]
+
+
+def test_a_new_actor_carries_on_without_saying_it_again(
+    connect: FakeConnect,
+    restarting: Service,
+    settings: Settings,
+    make_service: Callable[..., Service],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connect.set_connector("flaky", tasks=[task(0, "FAILED", trace=CONFIG), task(1, "FAILED", trace=TRANSIENT)])
+    with caplog.at_level(logging.WARNING, logger="healthcheck.restarter"):
+        for _ in range(3):
+            poll_and_act(restarting)
+            clock.advance(11)
+        restarting.stop()  # the actor goes away; the next process to poll takes over
+        successor = make_service(
+            settings, auto_restart=True, restart_backoff=10.0, restart_max_attempts=2, max_staleness=1e6
+        )
+        for _ in range(2):
+            poll_and_act(successor)
+            clock.advance(11)
+    assert successor.actor.held  # it took over
+    assert len(posts(connect)) == 2  # the cap counts the old actor's attempts
+    assert caplog.text.count("not restarting connector 'flaky' task 0") == 1
+    assert caplog.text.count("restarts did not help") == 1
+    failure = client_for(successor).get("/").json["failures"][1]
+    assert (failure["restart"], failure["last_cause"]) == ("persistent", "java.net.SocketTimeoutException: timed out")
+    # said, and counted, by the old actor: not again by this one
+    assert "restart_skips_total{" not in client_for(successor).get("/metrics").get_data(as_text=True)
+
+
 def test_an_empty_restart_skip_restarts_everything(
     connect: FakeConnect, settings: Settings, make_service: Callable[..., Service]
 ) -> None:
     service = make_service(settings, auto_restart=True, restart_skip=None)
     connect.set_connector("bad", "FAILED", tasks=[], trace=CONFIG)
-    service.poller.poll_once()
+    poll_and_act(service)
     assert posts(connect) == ["POST /connectors/bad/restart?includeTasks=true&onlyFailed=true"]
 
 

@@ -311,12 +311,15 @@ def test_health_json_before_the_first_poll_and_when_stale_is_fail(
 def test_content_negotiation(
     connect: FakeConnect, serve: Callable[..., Served], accept: str | None, health_json: bool
 ) -> None:
+    connect.set_connector("orders")
     server = serve().poll()
     headers = {} if accept is None else {"Accept": accept}
-    for path in ("/", "/ready"):
+    for path in ("/", "/ready", "/connectors/orders"):
         answer = server.get(path, **headers)
         assert (answer.headers["Content-Type"] == HEALTH_JSON) is health_json, path
         assert ("checked_at" in answer.json()) is not health_json, path
+        # either representation says it depends on Accept, so no cache on the way serves one for the other
+        assert answer.headers["Vary"] == "Accept", path
 
 
 def test_health_json_is_built_once_per_poll_not_per_request(connect: FakeConnect, serve: Callable[..., Served]) -> None:
