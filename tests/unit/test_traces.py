@@ -101,10 +101,12 @@ def test_parsing_caps_every_trace() -> None:
     assert connector.tasks[1].trace is None
 
 
-def test_parsing_drops_traces_for_hide_traces() -> None:
+def test_parsing_keeps_only_the_one_line_cause_for_hide_traces() -> None:
+    """--hide-traces: the trace is never kept, but its root cause is (every failure shows a "cause")."""
     (connector,) = parse_expanded(expanded(java_trace()), TracePolicy(hide=True))
-    assert connector.trace is None
-    assert [t.trace for t in connector.tasks] == [None, None]
+    cause = ROOT_CAUSE.removeprefix("Caused by: ")
+    assert connector.trace == cause
+    assert [t.trace for t in connector.tasks] == [cause, None]
 
 
 @pytest.mark.parametrize("limit", [2048, 300])
