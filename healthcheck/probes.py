@@ -17,6 +17,13 @@ from healthcheck.responses import Answer
 # Answered from prebuilt bytes in microseconds: the server may answer them on its event loop (worker.py).
 PATHS = frozenset({"/", "/ping", "/ready"})
 
+
+def answered_inline(environ: dict[str, Any]) -> bool:
+    """Whether this request is one of those: a probe path, asked for plain JSON. The health+json twin of `/`
+    is built on its first request after a poll (memoized), work that belongs on a thread, not the event loop."""
+    return environ.get("PATH_INFO") in PATHS and not wants_health_json(environ.get("HTTP_ACCEPT"))
+
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 PING = Answer.json(200, {"status": "UP"})

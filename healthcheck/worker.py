@@ -33,7 +33,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.iostream import StreamClosedError
 
 from healthcheck.memory import use_one_arena
-from healthcheck.probes import PATHS as PROBE_PATHS
+from healthcheck.probes import answered_inline
 
 log = logging.getLogger(__name__)
 
@@ -108,20 +108,20 @@ class _Date:
 
 
 class WSGIBridge:
-    """Tornado's request callback: answers `inline_paths` on the event loop (prebuilt bytes, no thread hop),
-    every other path in `executor`, and writes the reply when it is ready."""
+    """Tornado's request callback: answers what `inline` says on the event loop (prebuilt bytes, no thread hop),
+    every other request in `executor`, and writes the reply when it is ready."""
 
-    def __init__(self, app: WSGIApp, executor: ThreadPoolExecutor, inline_paths: frozenset[str]) -> None:
+    def __init__(self, app: WSGIApp, executor: ThreadPoolExecutor, inline: Callable[[dict[str, Any]], bool]) -> None:
         self._app = app
         self._executor = executor
-        self._inline_paths = inline_paths
+        self._inline = inline
         self._date = _Date()
         self.closing = False  # set on SIGTERM: every answer then says "Connection: close"
         self.in_flight = 0
 
     def __call__(self, request: httputil.HTTPServerRequest) -> None:
         environ = self.environ(request)
-        if environ["PATH_INFO"] in self._inline_paths:
+        if self._inline(environ):
             self._reply(request, call_wsgi(self._app, environ))
             return
         self.in_flight += 1
@@ -231,7 +231,7 @@ class ProbeWorker(Worker):  # type: ignore[misc]
 
     async def _serve(self) -> None:
         executor = ThreadPoolExecutor(max_workers=self.cfg.threads, thread_name_prefix="healthcheck-http")
-        bridge = WSGIBridge(self.wsgi, executor, PROBE_PATHS)
+        bridge = WSGIBridge(self.wsgi, executor, answered_inline)
         server = _Server(
             bridge,
             no_keep_alive=self.cfg.keepalive <= 0,
