@@ -90,20 +90,15 @@ def page_answer(body: str) -> Answer:
 
 
 def level_of(snapshot: Snapshot, stale: bool) -> str:
-    """pass, warn or fail. Until the verdict has its own level: failing parts within the threshold warn."""
+    """pass, warn or fail: the verdict's own level (Verdict.status); a stale snapshot or a failed poll fails."""
     if stale or snapshot.verdict is None:
         return "fail"
-    if not snapshot.verdict.healthy:
-        return "fail"
-    return "warn" if snapshot.verdict.failures else "pass"
+    return snapshot.verdict.status
 
 
 def cause_of(failure: Failure) -> str:
-    """The one line that says why: the innermost `Caused by:` of the trace, else its first line, else the
-    state. A stand-in for `Failure.cause` until the verdict carries it."""
-    lines = [line.strip() for line in (failure.trace or "").strip().splitlines() if line.strip()]
-    causes = [line for line in lines if line.startswith("Caused by:")]
-    cause = causes[-1].removeprefix("Caused by:").strip() if causes else (lines[0] if lines else failure.state)
+    """The one line that says why (`Failure.cause`), cut to what a row can show."""
+    cause = failure.cause
     return cause if len(cause) <= CAUSE_MAX_CHARS else cause[: CAUSE_MAX_CHARS - 1] + "…"
 
 

@@ -7,27 +7,12 @@ from healthcheck.snapshot import Snapshot
 from healthcheck.verdict import Failure
 
 
-def root_cause(trace: str | None, state: str) -> str:
-    """The innermost `Caused by:` line of a Java trace, else its first line, else the state.
-
-    Stand-in until `verdict.Failure.cause` lands on main; `failure_cause` is the one caller to switch."""
-    lines = [line.strip() for line in (trace or "").splitlines() if line.strip()]
-    caused_by = [line for line in lines if line.startswith("Caused by:")]
-    if caused_by:
-        return caused_by[-1].removeprefix("Caused by:").strip()
-    return lines[0] if lines else state
-
-
-def failure_cause(failure: Failure) -> str:
-    return root_cause(failure.trace, failure.state)
-
-
 def _failure_problem(failure: Failure) -> Problem:
     key = connector_key(failure.connector) if failure.task_id is None else task_key(failure.connector, failure.task_id)
     return Problem(
         key=key,
         state=failure.state,
-        cause=failure_cause(failure),
+        cause=failure.cause,
         connector=failure.connector,
         task=failure.task_id,
         worker_id=failure.worker_id,

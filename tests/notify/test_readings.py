@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 from healthcheck.notify.incidents import CONNECT_KEY
-from healthcheck.notify.readings import read, root_cause
+from healthcheck.notify.readings import read
 from healthcheck.service import Service
 from healthcheck.settings import Settings
 from tests.conftest import FakeClock
@@ -18,13 +18,6 @@ NESTED = (
     "Caused by: org.apache.kafka.connect.errors.DataException: bad record\n\tat d.e(F.java:2)\n"
     "Caused by: java.io.IOException: disk full\n\tat g.h(I.java:3)\n"
 )
-
-
-def test_the_root_cause_is_the_innermost_caused_by_else_the_first_line_else_the_state() -> None:
-    assert root_cause(NESTED, "FAILED") == "java.io.IOException: disk full"
-    assert root_cause("java.lang.NullPointerException\n\tat x", "FAILED") == "java.lang.NullPointerException"
-    assert root_cause(None, "UNASSIGNED") == "UNASSIGNED"
-    assert root_cause("  \n", "FAILED") == "FAILED"
 
 
 def test_failures_become_problems_with_key_worker_and_cause(
