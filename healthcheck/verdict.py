@@ -102,7 +102,12 @@ def no_tasks_failure(connector: ConnectorStatus) -> Failure:
 
 
 def stalled_failure(connector: ConnectorStatus, progress: ConnectorProgress) -> Failure:
-    return Failure("connector", connector.name, STALLED, connector.worker_id, stall=progress)
+    what = f"{len(progress.stuck)} partition(s) stuck" if progress.stuck else "no progress"
+    if progress.lag is not None:
+        what += f", lag {progress.lag}"
+    since = f"; last progress {progress.last_progress}" if progress.last_progress else ""
+    cause = f"the connector is RUNNING but moves no data ({what}{since})"
+    return Failure("connector", connector.name, STALLED, connector.worker_id, stall=progress, cause=cause)
 
 
 def find_failures(

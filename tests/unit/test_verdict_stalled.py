@@ -91,6 +91,11 @@ def test_a_stalled_failure_carries_its_lag_last_progress_and_stuck_partitions() 
     (failure,) = evaluate((sink(),), Rules(WITH_STALLED, BOTH), stalled={"s": stalled_progress()}).failures
     assert failure.stall == stalled_progress()
     assert (failure.type, failure.worker_id) == ("connector", A)
+    # the one-line cause that notifications, the status page and the log show
+    assert failure.cause == (
+        "the connector is RUNNING but moves no data (1 partition(s) stuck, lag 42; "
+        "last progress 2026-01-01T00:00:00.000Z)"
+    )
 
 
 def test_a_connector_missing_from_the_report_is_not_stalled() -> None:
