@@ -102,6 +102,7 @@ def test_a_sink_whose_offset_stands_still_while_lag_grows_becomes_stalled(
         "connector": "blocked",
         "state": "STALLED",
         "worker_id": "127.0.0.1:8083",
+        "cause": "the connector is RUNNING but moves no data (1 partition(s) stuck, lag 410)",
         "since": failure["since"],
         "lag": 410,
         "last_progress": None,  # never seen moving while watched
