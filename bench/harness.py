@@ -207,15 +207,26 @@ class Run:
     cpu_us_per_request: float | None = None  # the server's CPU time over the run, per answered request
 
 
-def wrk(url: str, *, seconds: float, connections: int, delay_ms: int = 0, server: Server | None = None) -> Run:
-    """One bounded wrk run from the load core; with `server`, also the CPU that server spent per request."""
+def wrk(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    delay_ms: int = 0,
+    server: Server | None = None,
+    accept: str | None = None,
+) -> Run:
+    """One bounded wrk run from the load core; with `server`, also the CPU that server spent per request;
+    with `accept`, every request sends that Accept header."""
     argv = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", WRK_SCRIPT, url]
-    pacing = {"WRK_DELAY_MS": str(delay_ms)} if delay_ms else {}
+    extra_env = {"WRK_DELAY_MS": str(delay_ms)} if delay_ms else {}
+    if accept:
+        extra_env["WRK_ACCEPT"] = accept
     cpu_before = server.cpu_seconds() if server else 0.0
     done = subprocess.run(
         argv,
         cwd=REPO,
-        env=dict(os.environ, **pacing),
+        env=dict(os.environ, **extra_env),
         capture_output=True,
         text=True,
         timeout=seconds + 30,
@@ -230,7 +241,7 @@ def wrk(url: str, *, seconds: float, connections: int, delay_ms: int = 0, server
     errors = doc["errors_connect"] + doc["errors_read"] + doc["errors_write"] + doc["errors_timeout"]
     return Run(
         url=url,
-        command=command_line(argv, pacing),
+        command=command_line(argv, extra_env),
         rps=round(doc["requests"] / (doc["duration_us"] / 1e6), 1),
         requests=doc["requests"],
         p50_ms=latency["p50"] / 1000,
@@ -288,18 +299,31 @@ class Bench:
             fake.stop()
         self._fakes.clear()
 
-    def interleaved(self, subjects: dict[str, tuple[Server, str]], rounds: int | None = None) -> dict[str, list[Run]]:
+    def interleaved(
+        self,
+        subjects: dict[str, tuple[Server, str]],
+        rounds: int | None = None,
+        accept: dict[str, str] | None = None,
+    ) -> dict[str, list[Run]]:
         """wrk each server's path once per round, in turn, after a 1 s warm-up each; every run kept.
 
-        Every other round goes in the reverse order, so no subject always follows the same one.
+        Every other round goes in the reverse order, so no subject always follows the same one. `accept`:
+        the Accept header of the subjects named in it.
         """
-        for server, path in subjects.values():
-            wrk(server.url + path, seconds=1, connections=self.connections)
+        accept = accept or {}
+        for name, (server, path) in subjects.items():
+            wrk(server.url + path, seconds=1, connections=self.connections, accept=accept.get(name))
         runs: dict[str, list[Run]] = {name: [] for name in subjects}
         for round_number in range(rounds or self.rounds):
             order = list(subjects.items())
             for name, (server, path) in order if round_number % 2 == 0 else reversed(order):
-                run = wrk(server.url + path, seconds=self.seconds, connections=self.connections, server=server)
+                run = wrk(
+                    server.url + path,
+                    seconds=self.seconds,
+                    connections=self.connections,
+                    server=server,
+                    accept=accept.get(name),
+                )
                 runs[name].append(run)
         return runs
 

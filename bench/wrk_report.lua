@@ -4,6 +4,12 @@
 
 local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0")
 
+-- WRK_ACCEPT: the Accept header every request sends (e.g. application/health+json), when set.
+local accept = os.getenv("WRK_ACCEPT")
+if accept then
+  wrk.headers["Accept"] = accept
+end
+
 if delay_ms > 0 then
   function delay()
     return delay_ms
