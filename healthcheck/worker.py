@@ -30,7 +30,7 @@ from tornado import httputil
 from tornado.escape import url_unescape
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 
 from healthcheck.memory import use_one_arena
 from healthcheck.probes import answered_inline
@@ -183,11 +183,23 @@ class WSGIBridge:
 
 
 class _Server(HTTPServer):  # type: ignore[misc]
-    """Tornado's HTTP server, counting answered connections for gunicorn's max_requests."""
+    """Tornado's HTTP server, counting open connections (for a graceful stop) and closed ones (for gunicorn's
+    max_requests), through its public hooks."""
 
     on_connection_close: Callable[[], None] = staticmethod(lambda: None)
+    open_connections = 0
+
+    def accept(self, connection: socket.socket, address: Any) -> None:
+        """What Tornado's own accept handler does with a new socket (TCPServer without TLS), in public terms."""
+        stream = IOStream(connection, max_buffer_size=self.max_buffer_size, read_chunk_size=self.read_chunk_size)
+        self.handle_stream(stream, address)
+
+    def handle_stream(self, stream: IOStream, address: Any) -> None:
+        self.open_connections += 1
+        super().handle_stream(stream, address)
 
     def on_close(self, server_conn: object) -> None:
+        self.open_connections -= 1
         self.on_connection_close()
         super().on_close(server_conn)
 
@@ -243,8 +255,7 @@ class ProbeWorker(Worker):  # type: ignore[misc]
         loop = IOLoop.current()
         for sock in self.sockets:
             sock.setblocking(False)
-            # TCPServer._handle_connection is what Tornado's own accept handler calls (tornado pinned < 7).
-            loop.add_handler(sock, _accepting(sock, server._handle_connection), IOLoop.READ)
+            loop.add_handler(sock, _accepting(sock, server.accept), IOLoop.READ)
         stopped = asyncio.Event()
         heartbeat = PeriodicCallback(lambda: self._heartbeat(stopped), 200)
         heartbeat.start()
@@ -269,14 +280,18 @@ class ProbeWorker(Worker):  # type: ignore[misc]
         bridge.closing = True
         server.conn_params.no_keep_alive = True
         started = time.monotonic()
-        while server._connections:
+        while server.open_connections:
             elapsed = time.monotonic() - started
             if elapsed > self.cfg.graceful_timeout or (elapsed > STOP_LINGER and not bridge.in_flight):
                 break
             self.notify()
             await asyncio.sleep(0.05)  # a drain is a loop over time by nature: check ten times a second
-        for connection in list(server._connections):
-            connection.stream.close()
+        # Closing a connection waits for its read loop to end, which a closed stream ends at once; the bound
+        # only guards the exit against a Tornado that behaves otherwise.
+        try:
+            await asyncio.wait_for(server.close_all_connections(), STOP_LINGER)
+        except TimeoutError:
+            log.warning("some connections did not close within %g s of the stop", STOP_LINGER)
 
     def _count_request(self) -> None:
         self.nr += 1
