@@ -4,8 +4,9 @@ Every process polls and serves, but only the one holding the lock runs the actio
 so `--workers N` (or `gunicorn -w N`) restarts a connector once, not N times. The others try the lock again at
 every poll: when the actor dies, however it dies, the kernel drops its lock and the next poll of another
 process takes it, within one poll interval. The actor writes its action state (restart attempts, next
-restart) to a JSON file beside the lock, temp file then rename, so every process shows the same state, and a
-new actor carries on where the old one stopped instead of starting the attempt count again.
+restart; the notifier's open incidents, in a file of their own) to JSON files beside the lock, temp file then
+rename, so every process shows the same state, and a new actor carries on where the old one stopped instead of
+starting the attempt count again or opening incidents a second time.
 """
 
 from __future__ import annotations

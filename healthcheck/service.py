@@ -139,6 +139,8 @@ class Service:
                 source=self.store.current,  # its own tick reads the store: a stuck poller offers nothing
                 may_act=lambda: self.actor.held,
                 clock=clock,
+                # beside the restart state, in a file of its own: each action writes only its own document
+                state=ActionStateFile(lock_path.with_suffix(".incidents.json")),
             )
             self.metrics.expect_notifications([courier.target.name for courier in self.notifier.couriers])
             consumers.append(self.notifier)

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from healthcheck.actor import ActionStateFile
 from healthcheck.notify.alertmanager import Alertmanager
 from healthcheck.notify.courier import Courier, Record, Target
 from healthcheck.notify.notifier import Notifier
@@ -65,6 +66,7 @@ def build_notifier(
     source: Callable[[], Snapshot | None] | None = None,
     may_act: Callable[[], bool] = lambda: True,
     clock: Callable[[], float] = time.monotonic,
+    state: ActionStateFile | None = None,
 ) -> Notifier:
     return Notifier(
         [Courier(target, record=record) for target in build_targets(settings)],
@@ -77,4 +79,5 @@ def build_notifier(
         source=source,
         may_act=may_act,
         clock=clock,
+        state=state,
     )

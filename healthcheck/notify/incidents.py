@@ -81,9 +81,12 @@ class Event:
 
 
 @dataclass(slots=True)
-class _Open:
+class OpenIncident:
+    """An incident this tracker has opened and not yet resolved: what a new actor must carry on."""
+
     incident: Incident
-    last_sent: float
+    opened: str  # ISO 8601 UTC, when its "open" was decided
+    last_sent: float  # monotonic: when an event for it was last decided (repeats count from here)
     healthy_since: float | None = None
 
 
@@ -104,12 +107,21 @@ class IncidentTracker:
     def __init__(self, *, repeat: float, settle: float) -> None:
         self._repeat = repeat
         self._settle = settle
-        self._open: dict[str, _Open] = {}
+        self._open: dict[str, OpenIncident] = {}
         self._first_seen: dict[str, float] = {}
 
     @property
     def open_incidents(self) -> tuple[Incident, ...]:
         return tuple(track.incident for track in self._open.values())
+
+    def carried(self) -> tuple[OpenIncident, ...]:
+        """The open incidents with their timing, to hand to the next actor."""
+        return tuple(replace(track) for track in self._open.values())
+
+    def carry_on(self, incidents: Iterable[OpenIncident]) -> None:
+        """Take over incidents another tracker opened: they repeat and resolve here, and never open again."""
+        for track in incidents:
+            self._open.setdefault(track.incident.key, replace(track))
 
     def observe(self, reading: Reading, now: float, at: str, cluster: str | None = None) -> list[Event]:
         """The events that `reading`, taken at monotonic `now` (ISO `at`), calls for. `cluster` is stamped on
@@ -122,7 +134,7 @@ class IncidentTracker:
             if track is None:
                 if problem.counted and now - self._first_seen[key] >= problem.hold:
                     incident = _incident(problem, at, cluster)
-                    self._open[key] = _Open(incident, last_sent=now)
+                    self._open[key] = OpenIncident(incident, opened=at, last_sent=now)
                     events.append(Event("open", incident, at))
                 continue
             track.healthy_since = None
@@ -141,7 +153,7 @@ class IncidentTracker:
                 events.append(Event("repeat", track.incident, at))
         return events
 
-    def _follow(self, track: _Open, problem: Problem, now: float, at: str) -> Iterable[Event]:
+    def _follow(self, track: OpenIncident, problem: Problem, now: float, at: str) -> Iterable[Event]:
         before = track.incident
         after = replace(before, state=problem.state, cause=problem.cause, worker_id=problem.worker_id)
         track.incident = after

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from healthcheck.actor import ActionStateFile
+from healthcheck.notify import incident_state
 from healthcheck.notify.courier import Courier
 from healthcheck.notify.incidents import Event, IncidentTracker
 from healthcheck.notify.readings import read
@@ -29,6 +31,10 @@ class Notifier:
     thread judges only while `may_act()` (the actor lock is held by this process): the other workers' threads
     idle, and one of them takes over when its poll takes the lock after the actor dies.
 
+    The open incidents go to `state` (a file beside the actor lock) whenever an event is decided, and are read
+    back at the first judgement, so a process that takes over from a dead actor repeats and resolves them
+    instead of opening them again (Slack would show each one twice).
+
     `evaluate(now)` is the unit of work; tests call it directly with their own clock.
     """
 
@@ -48,6 +54,8 @@ class Notifier:
         may_act: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], str] = utc_now_iso,
+        state: ActionStateFile | None = None,
+        epoch: Callable[[], float] = time.time,
     ) -> None:
         self.couriers = tuple(couriers)
         self._tracker = IncidentTracker(repeat=repeat, settle=settle)
@@ -60,6 +68,9 @@ class Notifier:
         self._wall_clock = wall_clock
         self._source = source  # where to read the newest snapshot when nothing hands it over (consume)
         self._may_act = may_act
+        self._state = state
+        self._epoch = epoch
+        self._carried_on = state is None  # the previous actor's incidents are read at the first judgement
         self._latest: Snapshot | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -77,6 +88,8 @@ class Notifier:
     def evaluate(self, now: float | None = None) -> list[Event]:
         """Judge the newest snapshot at `now` and queue the events it calls for. Only one thread calls it."""
         now = self._clock() if now is None else now
+        if not self._carried_on:
+            self._carry_on(now)
         if self._source is not None:
             self._latest = self._source()
         reading = read(self._latest, now, self._max_staleness, self._unhealthy_after)
@@ -88,7 +101,29 @@ class Notifier:
                 log.info("incident resolved: %s (was %s)", event.incident.subject, event.incident.state)
             for courier in self.couriers:
                 courier.offer(event)
+        if events:
+            self._save(now)
         return events
+
+    def _carry_on(self, now: float) -> None:
+        assert self._state is not None
+        self._carried_on = True
+        carried = incident_state.load(self._state.read(), now, self._epoch())
+        if carried:
+            self._tracker.carry_on(carried)
+            log.info("carrying on %d open incident(s) from the previous actor", len(carried))
+
+    def _save(self, now: float) -> None:
+        """After the events are queued: an actor killed in between sends an open again (a duplicate the
+        receivers deduplicate by key), never loses one."""
+        if self._state is None:
+            return
+        try:
+            self._state.write(incident_state.dump(self._tracker.carried(), now, self._epoch()))
+        except OSError as error:
+            log.warning(
+                "cannot save the open incidents to %s (%s): a new actor would open them again", self._state.path, error
+            )
 
     def _lookup_cluster(self) -> str | None:
         try:
