@@ -13,6 +13,8 @@ from importlib import resources
 from urllib.parse import quote
 
 from healthcheck.model import ConnectorStatus, RestartStatus
+from healthcheck.progress import Judgement
+from healthcheck.progress_reading import ProgressReading
 from healthcheck.render import NO_STATUS_MESSAGE, POLL_ERROR_MESSAGE
 from healthcheck.responses import Answer
 from healthcheck.snapshot import Snapshot, SnapshotStore
@@ -96,16 +98,32 @@ def level_of(snapshot: Snapshot, stale: bool) -> str:
     return snapshot.verdict.status
 
 
+def _cut(line: str) -> str:
+    return line if len(line) <= CAUSE_MAX_CHARS else line[: CAUSE_MAX_CHARS - 1] + "…"
+
+
 def cause_of(failure: Failure) -> str:
     """The one line that says why (`Failure.cause`), cut to what a row can show."""
-    cause = failure.cause
-    return cause if len(cause) <= CAUSE_MAX_CHARS else cause[: CAUSE_MAX_CHARS - 1] + "…"
+    return _cut(failure.cause)
 
 
-def progress_of(connector: ConnectorStatus) -> str | None:
-    """Lag and last progress in words, where known: None until the progress report rides on the snapshot;
-    the Progress column appears as soon as one connector has a value."""
-    return None
+def progress_of(connector: ConnectorStatus, reading: ProgressReading | None, checked_at: str) -> str | None:
+    """Lag and last progress (HTML, escaped), from the progress report this snapshot judged with; None for a
+    connector the progress check does not judge (or without a fresh report). The Progress column appears as
+    soon as one connector has a value."""
+    report = reading.report if reading is not None else None
+    judged = report.connectors.get(connector.name) if report is not None and report.error is None else None
+    if judged is None:
+        return None
+    if judged.error is not None:
+        return f'unknown: <span class="message">{_e(_cut(judged.error))}</span>'
+    words = [_e(judged.judgement.value)]
+    if judged.lag is not None:
+        words.append(f"lag {judged.lag:,}")
+    if judged.judgement is not Judgement.IDLE:  # idle: nothing waits, so when it last moved does not matter
+        moved = _ticking_age(judged.last_progress, checked_at, "last progress ", " ago")
+        words.append(moved or "no progress seen yet")
+    return "; ".join(words)
 
 
 # --- formatting
@@ -358,7 +376,7 @@ def _connectors_section(snapshot: Snapshot, room: int) -> str:
     for failure in verdict.failures:
         failures.setdefault(failure.connector, []).append(failure)
     ordered = sorted(snapshot.connectors, key=lambda c: (c.name not in failures, c.name))
-    progress = {c.name: progress_of(c) for c in ordered}
+    progress = {c.name: progress_of(c, snapshot.progress, snapshot.checked_at) for c in ordered}
     columns = ["Connector", "State", "Tasks", "Failing", "Auto-restart"]
     if any(value is not None for value in progress.values()):
         columns.append("Progress")
@@ -423,12 +441,34 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _restart_cell(restart: RestartStatus | None) -> str:
+def _part_name(part: int | None) -> str:
+    return "connector" if part is None else f"task {part}"
+
+
+def _restart_cell(restart: RestartStatus | None, failures: list[Failure]) -> str:
+    """What auto-restart decided for this connector's FAILED parts, as the actor last wrote it: skipped (and
+    why), persistent (after how many attempts, and the last cause), or the attempts so far and the next one."""
     if restart is None:
         return ""
+    failed = [f.task_id for f in failures if f.state == "FAILED"]
+    skipped: dict[str, list[int | None]] = {}
+    for part in failed:
+        if part in restart.skipped:
+            skipped.setdefault(restart.skipped[part], []).append(part)
+    lines = []
+    for reason, parts in skipped.items():
+        # which parts only when others of the connector are restarted: "skipped" alone reads as all of them
+        which = "" if len(parts) == len(failed) else ", ".join(_part_name(p) for p in parts) + ": "
+        lines.append(f'<span class="restart-skipped">{_e(which)}skipped: {_e(_cut(reason))}</span>')
+    attempts = _plural(restart.attempts, "attempt")
     if restart.exhausted:
-        return f"gave up after {_plural(restart.attempts, 'attempt')}"
-    return f"{_plural(restart.attempts, 'attempt')}; next {_time(restart.next_restart)}"
+        cause = f'; last cause: <span class="cause">{_e(_cut(restart.last_cause))}</span>' if restart.last_cause else ""
+        lines.append(f'<strong class="restart-persistent">persistent</strong>: gave up after {attempts}{cause}')
+    elif restart.next_restart is not None:
+        lines.append(f"{attempts}; next {_time(restart.next_restart)}")
+    elif restart.attempts:
+        lines.append(attempts)
+    return "<br>".join(lines)
 
 
 def _connector_href(name: str) -> str:
@@ -450,10 +490,10 @@ def _connector_row(
         f"<td>{_badge(connector.state)}</td>"
         f"<td>{_task_badges(connector)}</td>"
         f"<td>{_ticking_age(since, checked_at, 'for ') if failures else ''}</td>"
-        f"<td>{_restart_cell(restart)}</td>"
+        f"<td>{_restart_cell(restart, failures)}</td>"
     )
     if with_progress:
-        cells += f"<td>{_e(progress[connector.name] or '')}</td>"
+        cells += f'<td class="progress">{progress[connector.name] or ""}</td>'
     return f"<tr>{cells}</tr>"
 
 

@@ -5,6 +5,7 @@ filter and the folded traces work, and the page follows Connect without reloadin
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,9 +76,11 @@ def page(browser: WebDriver) -> Iterator[WebDriver]:
 @pytest.fixture(scope="module")
 def fake_and_server() -> Iterator[tuple[FakeConnect, ServerProcess]]:
     """One fake and one console script for the module (a gunicorn stop waits out the browser's keep-alive
-    connections): the script polls every 0.2 s, so the page refreshes every second."""
+    connections): the script polls every 0.2 s, so the page refreshes every second; it restarts a FAILED
+    connector once, then not for 10 minutes (the page shows the decision)."""
     fake = FakeConnect().start()
     command = [CONSOLE_SCRIPT, "--host", "127.0.0.1", "--port", "{port}", "--poll-interval", "0.2"]
+    command += ["--auto-restart", "true", "--restart-backoff", "600"]
     with ServerProcess(command, env={"HEALTHCHECK_CONNECT_URL": fake.url}) as process:
         yield fake, process
     fake.stop()
@@ -214,7 +217,15 @@ def test_a_failing_connectors_trace_unfolds_and_stays_open(connect: FakeConnect,
     wait_for_refresh(page)
     reopened = page.find_element(By.CSS_SELECTOR, "details pre")  # a new element: main was swapped
     assert reopened.is_displayed() and reopened.get_property("textContent") == TRACE
+    wait_until(lambda: re.match(r"1 attempt; next \d{4}-\d\d-\d\d ", restart_cell(page)), what="the restart")
     assert problems(page) == []
+
+
+def restart_cell(page: WebDriver) -> str:
+    """The first connector's Auto-restart cell, as a person reads it."""
+    return page.execute_script(
+        "var cell = document.querySelector('tbody.connector tr td:nth-child(5)'); return cell ? cell.innerText : '';"
+    )
 
 
 def test_the_refresh_follows_connect_without_reloading(connect: FakeConnect, server, page) -> None:

@@ -53,6 +53,8 @@ def test_openapi_json_is_served_with_our_version(client: FlaskClient) -> None:
 
 JSON_VIEWS = ("/", "/ready", "/connectors", "/connectors/orders-sink")
 HEALTH_JSON_VIEWS = ("/", "/ready", "/connectors/orders-sink")
+# Every path in the description, with a connector that exists for the one that names one.
+DOCUMENTED_PATHS = tuple(path.replace("{name}", "orders-sink") for path in shipped()["paths"])
 
 
 def views(client: FlaskClient, state: str) -> Iterator:
@@ -86,6 +88,8 @@ def answers_in_every_state(service: Service, client: FlaskClient, connect: FakeC
     yield "405 on a probe", client.post("/")
     yield "405 on flask", client.delete("/openapi.json")
     yield "openapi", client.get("/openapi.json")
+    for path in (*DOCUMENTED_PATHS, "/connectors/nope"):
+        yield f"OPTIONS {path}", client.options(path)
 
 
 def test_every_answer_conforms_to_the_description(
@@ -97,13 +101,31 @@ def test_every_answer_conforms_to_the_description(
         path = answer.request.path
         if path.startswith("/connectors/"):
             path = "/connectors/{name}"
+        components = schema.raw_schema["components"]
+        allowed = components["headers"]["Allow"]["schema"]["enum"]
         if answer.status_code in (404, 405):
-            error = schema.raw_schema["components"]["schemas"]["Error"]
+            error = components["schemas"]["Error"]
             assert set(answer.get_json()) == set(error["required"]), state
             assert answer.headers["X-Content-Type-Options"] == "nosniff", state
+            if answer.status_code == 405:  # components.responses.MethodNotAllowed
+                assert answer.headers["Allow"] in allowed, state
             continue
-        assert schema[path]["GET"].validate_response(answer) is not False, state
+        method = answer.request.method
+        assert schema[path][method].validate_response(answer) is not False, state
+        if method == "OPTIONS":
+            assert answer.headers["Allow"] in allowed, state
+            assert ", ".join(answer.get_json()["allow"]) == answer.headers["Allow"], state
     assert seen == {200, 404, 405, 503}
+
+
+def test_every_path_describes_options_and_allows_what_the_allow_header_says() -> None:
+    doc = shipped()
+    allowed = doc["components"]["headers"]["Allow"]["schema"]["enum"]
+    for path, operations in doc["paths"].items():
+        assert operations["options"]["responses"]["200"] == {"$ref": "#/components/responses/Options"}, path
+        assert set(operations) <= {method.lower() for method in allowed[0].split(", ")}, path
+    refused = doc["components"]["responses"]["MethodNotAllowed"]
+    assert refused["headers"]["Allow"] == {"$ref": "#/components/headers/Allow"}
 
 
 def test_schemathesis_finds_nothing_against_the_running_server(connect: FakeConnect, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from flask.testing import FlaskClient
 
@@ -14,7 +15,9 @@ from healthcheck.service import Service
 from healthcheck.settings import Settings
 from healthcheck.status_page import TRACE_MAX_CHARS, PageContext, StatusPage
 from healthcheck.timeline import RESOLUTION
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, client_for
+from tests.contract.test_progress import ScriptedKafka
+from tests.contract.test_restart_skip import CONFIG, SKIPPED_CONFIG, TRANSIENT, poll_and_act
 from tests.fake_connect import FakeConnect, Fault, task
 
 TRACE = (
@@ -198,3 +201,70 @@ def test_the_timeline_counts_failures_per_poll(connect: FakeConnect, service: Se
     assert body.count('<rect class="failing"') == 2
     assert "<title>10 s ago: 2 failing</title>" in body and "<title>5 s ago: 1 failing</title>" in body
     assert "4 polls in the last 20 s: 2 with failures (at most 2 failing at once)" in body
+
+
+def restart_cell(body: str, connector: str) -> str:
+    """The Auto-restart cell of `connector`'s row (the fifth)."""
+    row = re.search(rf'<a class="name" href="/connectors/{connector}">.*?</tr>', body, re.S)
+    assert row, f"no row for {connector}"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
+    return cells[3]  # the first cell's start is before the match: Connector, State, Tasks, Failing | Restart
+
+
+def test_the_restart_decision_shows_skipped_persistent_and_scheduled(
+    connect: FakeConnect, settings: Settings, make_service: Callable[..., Service], clock: FakeClock
+) -> None:
+    service = make_service(settings, auto_restart=True, restart_backoff=10.0, restart_max_attempts=2, max_staleness=1e6)
+    connect.set_connector("bad-config", "FAILED", tasks=[], trace=CONFIG)
+    connect.set_connector("mixed", tasks=[task(0, "FAILED", trace=CONFIG), task(1, "FAILED", trace=TRANSIENT)])
+    connect.set_connector("flaky", tasks=[task(0, "FAILED", trace=TRANSIENT)])
+    poll_and_act(service)
+    poll_and_act(service)  # the snapshot shows what the actor decided at the poll before
+    body = page(client_for(service))
+    assert restart_cell(body, "bad-config") == f'<span class="restart-skipped">{SKIPPED_CONFIG}</span>'
+    mixed = restart_cell(body, "mixed")
+    assert mixed.startswith(f'<span class="restart-skipped">task 0: {SKIPPED_CONFIG}</span><br>1 attempt; next <time')
+    for _ in range(3):  # the second attempt after 10 s; then no more
+        clock.advance(11)
+        poll_and_act(service)
+    body = page(client_for(service))
+    assert restart_cell(body, "flaky") == (
+        '<strong class="restart-persistent">persistent</strong>: gave up after 2 attempts; '
+        'last cause: <span class="cause">java.net.SocketTimeoutException: timed out</span>'
+    )
+
+
+def test_lag_and_last_progress_show_for_the_connectors_the_progress_check_judges(
+    connect: FakeConnect, settings: Settings, clock: FakeClock
+) -> None:
+    kafka = ScriptedKafka()
+    overrides = {"kafka_bootstrap_servers": "127.0.0.1:9", "progress_interval": 1.0, "stall_after": 3.0}
+    service = Service(replace(settings, **overrides), clock=clock, kafka=kafka)  # type: ignore[arg-type]
+    try:
+        client = client_for(service)
+        connect.set_connector("busy", config={"topics": "orders"})
+        connect.set_connector("quiet", config={"topics": "audit"})
+        connect.set_connector("blocked", config={"topics": "clicks"})
+        connect.set_connector("emitter", type="source")  # not judged: no --expect-progress
+        service.poller.poll_once()
+        assert "<th>Progress</th>" not in page(client)  # no report yet: no column
+        kafka.set("connect-quiet", "audit", 0, 500, 500)
+        for second in range(5):
+            kafka.set("connect-busy", "orders", 0, 1000 * second, 1000 * second + 1200)
+            kafka.set("connect-blocked", "clicks", 0, 20, 30 + 100 * second)
+            clock.advance(1.0)
+            service.progress_check.check_once()  # type: ignore[union-attr]
+            service.poller.poll_once()
+        body = page(client)
+    finally:
+        service.stop()
+    assert "<th>Progress</th>" in body
+    cells = dict(re.findall(r'>([a-z]+)</a>.*?<td class="progress">(.*?)</td>', body, re.S))
+    assert cells["quiet"] == "idle; lag 0"
+    assert re.fullmatch(
+        r'moving; lag 1,200; <span class="age" data-since="[^"]+" data-prefix="last progress " '
+        r'data-suffix=" ago">last progress \d+ s ago</span>',
+        cells["busy"],
+    ), cells["busy"]
+    assert cells["blocked"] == "stalled; lag 410; no progress seen yet"
+    assert cells["emitter"] == ""
