@@ -462,7 +462,11 @@ def _restart_cell(restart: RestartStatus | None, failures: list[Failure]) -> str
         lines.append(f'<span class="restart-skipped">{_e(which)}skipped: {_e(_cut(reason))}</span>')
     attempts = _plural(restart.attempts, "attempt")
     if restart.exhausted:
-        cause = f'; last cause: <span class="cause">{_e(_cut(restart.last_cause))}</span>' if restart.last_cause else ""
+        cause = (
+            f'; last cause: <span class="last-cause">{_e(_cut(restart.last_cause))}</span>'
+            if restart.last_cause
+            else ""
+        )
         lines.append(f'<strong class="restart-persistent">persistent</strong>: gave up after {attempts}{cause}')
     elif restart.next_restart is not None:
         lines.append(f"{attempts}; next {_time(restart.next_restart)}")

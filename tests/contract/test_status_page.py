@@ -230,7 +230,7 @@ def test_the_restart_decision_shows_skipped_persistent_and_scheduled(
     body = page(client_for(service))
     assert restart_cell(body, "flaky") == (
         '<strong class="restart-persistent">persistent</strong>: gave up after 2 attempts; '
-        'last cause: <span class="cause">java.net.SocketTimeoutException: timed out</span>'
+        'last cause: <span class="last-cause">java.net.SocketTimeoutException: timed out</span>'
     )
 
 
