@@ -2,7 +2,7 @@
 
 Run by bench/run.py pinned to the server's core: `python -m bench.poll_cost --polls N -- FLAG...`, where the
 flags after `--` are the console script's own (`--connect-url URL`, `--hide-traces true`, ...), read by
-`healthcheck.settings.load`. Prints one JSON object on stdout.
+`healthcheck.command_line.load`. Prints one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 import requests
 
+from healthcheck.command_line import load
 from healthcheck.parse import parse_expanded
 from healthcheck.service import Service
-from healthcheck.settings import Settings, load
+from healthcheck.settings import Settings
 
 T = TypeVar("T")
 

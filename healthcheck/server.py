@@ -13,7 +13,8 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.config import KNOWN_SETTINGS
 
 from healthcheck.app import create_app, service_of
-from healthcheck.settings import PROG, Settings, SettingsError, load
+from healthcheck.command_line import PROG, load
+from healthcheck.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The types of settings: a converter per kind of value, from the raw text of a flag or variable.
 
-Each converter returns the typed value or raises ValueError saying what is allowed; settings.py names the
-flag, the variable and the value around that message.
+Each converter returns the typed value or raises ValueError saying what is allowed; the error that names the
+flag, the variable and the value around that message (SettingsError, `invalid`) is made here too.
 """
 
 from __future__ import annotations
@@ -16,6 +16,30 @@ from urllib.parse import urlsplit
 from healthcheck.traces import MIN_TRACE_BYTES
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ENV_PREFIX = "HEALTHCHECK_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message is one line a human can act on."""
+
+
+# --- a setting's names, derived from its field's name: `connect_url` is --connect-url (HEALTHCHECK_CONNECT_URL)
+
+
+def flag_of(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def env_of(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def where(name: str) -> str:
+    return f"{flag_of(name)} ({env_of(name)})"
+
+
+def invalid(name: str, value: object, allowed: str) -> SettingsError:
+    return SettingsError(f"invalid {where(name)} value {str(value)!r}: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -260,6 +284,14 @@ def read_secret_line(path: str, what: str) -> Secret:
     if not first:
         raise ValueError(f"must hold {what} on its first line; the file is empty")
     return Secret(path, first)
+
+
+def read_routing_key(path: str) -> Secret:
+    return read_secret_line(path, "a PagerDuty routing key")
+
+
+def read_webhook_key(path: str) -> Secret:
+    return read_secret_line(path, "the webhook signing key")
 
 
 def read_slack_url(path: str) -> Secret:

@@ -1,35 +1,28 @@
-"""All settings as one frozen object, built once from argv and the environment (flag > env > default).
+"""All settings as one frozen object: each declared once, checked the same way however it is built.
 
-Each setting is declared once, as a field of `Settings` made by `setting()`: its flag (`--field-name`), its
-variable (`HEALTHCHECK_FIELD_NAME`), the parser, the help, the error wording and the README check are all
-derived from that declaration. Rules between settings live in `Settings.__post_init__`, so a `Settings(...)`
+Each setting is a field of `Settings` made by `setting()`: its flag (`--field-name`), its variable
+(`HEALTHCHECK_FIELD_NAME`), the parser (command_line.py), the help, the error wording and the README check are
+all derived from that declaration. Rules between settings run in `Settings.__post_init__`, so a `Settings(...)`
 built directly (tests, the benchmark) is checked exactly like one built from the command line.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
-import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any
 
-from healthcheck import __version__
+from healthcheck import setting_rules as rules
 from healthcheck import setting_types as kinds
-from healthcheck.kafka_config import KafkaConfig, bootstrap_servers, read_properties
-from healthcheck.model import CONTAINERS, JUDGED_STATES, STALLED
+from healthcheck.kafka_config import KafkaConfig, bootstrap_servers
+from healthcheck.model import CONTAINERS, JUDGED_STATES
 from healthcheck.restart_rules import DEFAULT_RESTART_SKIP
-from healthcheck.setting_types import LOG_LEVELS, BasicAuth, NotifyTarget, Secret
+from healthcheck.setting_types import LOG_LEVELS, BasicAuth, NotifyTarget, Secret, SettingsError
 from healthcheck.traces import DEFAULT_MAX_TRACE_BYTES
 
-PROG = "kafka-connect-healthcheck"
-ENV_PREFIX = "HEALTHCHECK_"
-
-
-class SettingsError(ValueError):
-    """A setting has a value we cannot use; the message is one line a human can act on."""
+__all__ = ["OPTIONS", "BasicAuth", "Option", "Settings", "SettingsError", "setting"]
 
 
 @dataclass(frozen=True)
@@ -44,15 +37,15 @@ class Option:
 
     @property
     def flag(self) -> str:
-        return "--" + self.field.replace("_", "-")
+        return kinds.flag_of(self.field)
 
     @property
     def env(self) -> str:
-        return ENV_PREFIX + self.field.upper()
+        return kinds.env_of(self.field)
 
     @property
     def where(self) -> str:
-        return f"{self.flag} ({self.env})"
+        return kinds.where(self.field)
 
 
 def setting(
@@ -196,7 +189,21 @@ class Settings:
     pagerduty_routing_key: Secret | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _check(self)
+        """Every rule between settings, in this order; fills the derived values and reads the secret files."""
+        derive = partial(object.__setattr__, self)  # frozen: derived values are set once, here
+        if self.max_staleness is None:
+            derive("max_staleness", 3 * self.poll_interval)
+        rules.at_least("max_staleness", self.max_staleness, "poll interval", self.poll_interval)
+        rules.check_tls_pairing(
+            self.connect_ca_file, self.connect_client_cert, self.connect_client_key, self.connect_insecure
+        )
+        rules.check_pem(self.connect_ca_file, self.connect_client_cert, self.connect_client_key)
+        derive("unhealthy_states", rules.unhealthy_states(self.unhealthy_states, self.progress_enabled))
+        rules.at_least("stall_after", self.stall_after, "progress interval", self.progress_interval)
+        derive("kafka_config", rules.kafka_config(self.kafka_config_file, self.kafka_bootstrap_servers))
+        derive("credentials", rules.credentials(self.basic_auth, self.basic_auth_file))
+        for attribute, secret in rules.notify_secrets(self.notify, vars(self)).items():
+            derive(attribute, secret)
 
     @property
     def progress_enabled(self) -> bool:
@@ -217,198 +224,3 @@ class Settings:
 OPTIONS: tuple[Option, ...] = tuple(
     Option(f.name, *f.metadata["option"]) for f in fields(Settings) if "option" in f.metadata
 )
-OPTION = {option.field: option for option in OPTIONS}
-
-
-def _invalid(name: str, value: object, allowed: str) -> SettingsError:
-    return SettingsError(f"invalid {OPTION[name].where} value {str(value)!r}: {allowed}")
-
-
-def _check(settings: Settings) -> None:
-    """Every rule between settings, for every construction; reads the basic-auth file into `credentials`."""
-    if settings.max_staleness is None:
-        object.__setattr__(settings, "max_staleness", 3 * settings.poll_interval)
-    if settings.max_staleness < settings.poll_interval:
-        raise _invalid(
-            "max_staleness",
-            settings.max_staleness,
-            f"must be at least the poll interval ({settings.poll_interval} s)",
-        )
-    if settings.connect_client_key and not settings.connect_client_cert:
-        raise SettingsError(f"invalid {OPTION['connect_client_key'].where}: needs --connect-client-cert as well")
-    if settings.connect_insecure and settings.connect_ca_file:
-        raise SettingsError(
-            f"invalid {OPTION['connect_insecure'].where}: it turns off the verification that "
-            f"{OPTION['connect_ca_file'].where} configures; set one of them"
-        )
-    _check_pem(settings)
-    _check_progress(settings)
-    credentials = settings.basic_auth
-    if settings.basic_auth_file is not None:
-        if credentials is not None:
-            # Two sources of one secret: refusing beats silently picking one the operator did not mean.
-            raise SettingsError(
-                f"invalid {OPTION['basic_auth_file'].where}: {OPTION['basic_auth'].where} is set too; "
-                "set only one of them"
-            )
-        try:
-            credentials = kinds.read_basic_auth_file(settings.basic_auth_file)
-        except ValueError as error:
-            raise _invalid("basic_auth_file", settings.basic_auth_file, str(error)) from None
-    object.__setattr__(settings, "credentials", credentials)
-    _read_notify_secrets(settings)
-
-
-def _read_notify_secrets(settings: Settings) -> None:
-    """Each target's secret, read now: a missing or unreadable file stops us before serving, not at the
-    first incident. A file for a target that is not in --notify is not read."""
-    kinds_used = {target.kind for target in settings.notify}
-    needs = (
-        ("slack", "notify_slack_url_file", "slack_url", kinds.read_slack_url),
-        ("pagerduty", "notify_pagerduty_routing_key_file", "pagerduty_routing_key", _routing_key),
-        ("webhook", "notify_webhook_secret_file", "webhook_secret", _webhook_key),
-    )
-    for kind, name, attribute, read in needs:
-        path = getattr(settings, name)
-        if kind not in kinds_used:
-            continue
-        if path is None:
-            if kind == "webhook":
-                continue  # a webhook may go unsigned
-            raise SettingsError(f"invalid {OPTION['notify'].where}: {kind} needs {OPTION[name].where}")
-        try:
-            object.__setattr__(settings, attribute, read(path))
-        except ValueError as error:
-            raise _invalid(name, path, str(error)) from None
-
-
-def _routing_key(path: str) -> Secret:
-    return kinds.read_secret_line(path, "a PagerDuty routing key")
-
-
-def _webhook_key(path: str) -> Secret:
-    return kinds.read_secret_line(path, "the webhook signing key")
-
-
-def _check_progress(settings: Settings) -> None:
-    """The progress check's settings; reads --kafka-config-file into `kafka_config`."""
-    if settings.unhealthy_states is None:
-        states = ("FAILED", STALLED) if settings.progress_enabled else ("FAILED",)
-        object.__setattr__(settings, "unhealthy_states", states)
-    if STALLED in settings.unhealthy_states and not settings.progress_enabled:
-        raise _invalid(
-            "unhealthy_states",
-            ",".join(settings.unhealthy_states),
-            f"STALLED needs a progress check: {OPTION['kafka_bootstrap_servers'].where} or "
-            f"{OPTION['expect_progress'].where}",
-        )
-    if settings.stall_after < settings.progress_interval:
-        raise _invalid(
-            "stall_after",
-            settings.stall_after,
-            f"must be at least the progress interval ({settings.progress_interval} s)",
-        )
-    if settings.kafka_config_file is None:
-        return
-    if settings.kafka_bootstrap_servers is None:
-        raise SettingsError(
-            f"invalid {OPTION['kafka_config_file'].where}: needs {OPTION['kafka_bootstrap_servers'].where} as well"
-        )
-    try:
-        config = read_properties(settings.kafka_config_file)
-    except ValueError as error:
-        raise _invalid("kafka_config_file", settings.kafka_config_file, str(error)) from None
-    object.__setattr__(settings, "kafka_config", config)
-
-
-def _check_pem(settings: Settings) -> None:
-    """A CA or client certificate that OpenSSL cannot load stops us now, not at every poll."""
-    ca, cert, key = settings.connect_ca_file, settings.connect_client_cert, settings.connect_client_key
-    if not ca and not cert:
-        return
-    # A bare client context: create_default_context() would also read the system trust store (~40 ms).
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if ca:
-        try:
-            context.load_verify_locations(cafile=ca)
-        except ssl.SSLError as error:
-            raise _invalid(
-                "connect_ca_file", ca, f"must hold PEM certificates ({error.reason or 'OpenSSL cannot read it'})"
-            ) from None
-    if cert:
-        try:
-            # An encrypted key must fail here: OpenSSL would otherwise prompt for its password on a terminal.
-            context.load_cert_chain(cert, key, password=lambda: b"")
-        except ssl.SSLError as error:
-            raise _invalid(
-                "connect_client_cert",
-                cert,
-                "must be a PEM certificate with its unencrypted key, in it or in --connect-client-key "
-                f"({error.reason or 'OpenSSL cannot read it'})",
-            ) from None
-
-
-def _default_text(option: Option) -> str:
-    if option.shown_default is not None:
-        return option.shown_default
-    value = next(f.default for f in fields(Settings) if f.name == option.field)
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, tuple):
-        return ",".join(value)
-    return str(value)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Serve the health of a Kafka Connect cluster as one HTTP answer: 200 healthy, 503 not.",
-        epilog="Every flag can also be set by its environment variable; a flag wins over the environment.",
-    )
-    for option in OPTIONS:
-        parser.add_argument(
-            option.flag,
-            dest=option.field,
-            metavar="VALUE",
-            default=None,
-            # a boolean flag alone means true: `--connect-insecure` is `--connect-insecure true`
-            **({"nargs": "?", "const": "true"} if option.convert is kinds.boolean else {}),
-            help=f"{option.help} [env {option.env}; default {_default_text(option)}]".replace("%", "%%"),
-        )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser
-
-
-_URL_CREDENTIALS = re.compile(r"//[^/@]*@")
-
-
-def _describe(option: Option, raw: str, from_env: bool) -> str:
-    where = f"{option.env} (flag {option.flag})" if from_env else option.where.replace("(", "(env ", 1)
-    if option.secret:
-        return f"invalid {where}"
-    # A URL may carry user:password@ (which we refuse): the error must not repeat it.
-    return f"invalid {where} value {_URL_CREDENTIALS.sub('//***@', raw)!r}"
-
-
-def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from argv (None: no flags) and environ (None: os.environ); raise SettingsError.
-
-    argparse's own usage errors (an unknown flag, a flag without a value) exit 2 inside parse_args.
-    """
-    environ = os.environ if environ is None else environ
-    flags = vars(build_parser().parse_args(list(argv or [])))
-    values: dict[str, Any] = {}
-    for option in OPTIONS:
-        raw = flags[option.field]
-        from_env = raw is None
-        if from_env:
-            raw = environ.get(option.env)
-        if raw is None:
-            continue
-        try:
-            values[option.field] = option.convert(raw)
-        except ValueError as error:
-            raise SettingsError(f"{_describe(option, raw, from_env)}: {error}") from None
-    return Settings(**values)

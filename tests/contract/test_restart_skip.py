@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
+from healthcheck.command_line import load
 from healthcheck.model import ConnectorStatus, TaskStatus
 from healthcheck.restart_rules import DEFAULT_RESTART_SKIP, plan, skip_reason
 from healthcheck.service import Service
-from healthcheck.settings import Settings, SettingsError, load
+from healthcheck.settings import Settings, SettingsError
 from healthcheck.verdict import Rules
 from tests.conftest import FakeClock, client_for
 from tests.exposition import metric

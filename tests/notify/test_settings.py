@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from healthcheck.command_line import load
 from healthcheck.setting_types import NotifyTarget
-from healthcheck.settings import SettingsError, load
+from healthcheck.settings import SettingsError
 from tests.processes.test_console_settings import run_script
 
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/SLACKSECRET"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from healthcheck.settings import Settings, SettingsError, load
+from healthcheck.command_line import load
+from healthcheck.settings import Settings, SettingsError
 from tests.processes.test_console_settings import run_script
 
 SECRET = "pa55-w0rd-xyz"

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from healthcheck.app import create_app
+from healthcheck.command_line import load
 from healthcheck.service import Service
-from healthcheck.settings import load
 from tests.fake_connect import FakeConnect
 from tests.security.pki import Pki, make_pki
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from healthcheck.app import create_app
+from healthcheck.command_line import load
 from healthcheck.service import Service
-from healthcheck.settings import SettingsError, load
+from healthcheck.settings import SettingsError
 from tests.fake_connect import FakeConnect, Fault
 from tests.security.conftest import PASSWORD, SECRETS, TOKEN, USER, poll_status
 from tests.server_process import CONSOLE_SCRIPT, ServerProcess

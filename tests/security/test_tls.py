@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from urllib3.exceptions import InsecureRequestWarning
 
+from healthcheck.command_line import load
 from healthcheck.service import Service
-from healthcheck.settings import SettingsError, load
+from healthcheck.settings import SettingsError
 from tests.fake_connect import FakeConnect
 from tests.security.conftest import poll_status
 from tests.security.pki import Pki

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from healthcheck.command_line import load
 from healthcheck.setting_types import NotifyTarget
-from healthcheck.settings import OPTIONS, BasicAuth, Settings, SettingsError, load
+from healthcheck.settings import OPTIONS, BasicAuth, Settings, SettingsError
 from tests.security.pki import make_pki
 
 OPTION = {option.field: option for option in OPTIONS}
