@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from healthcheck.latest import Latest
 from healthcheck.progress import Judgement, Stuck
 
 # Why a round could not be read: the Kafka reader's reasons, plus "connect" (no connector list yet),
@@ -68,14 +69,5 @@ class ProgressReport:
         return {name: p.error for name, p in self.connectors.items() if p.error is not None}
 
 
-class ProgressStore:
-    """Holds the newest report; publishing rebinds one attribute, so readers never wait."""
-
-    def __init__(self) -> None:
-        self._current: ProgressReport | None = None
-
-    def publish(self, report: ProgressReport) -> None:
-        self._current = report
-
-    def current(self) -> ProgressReport | None:
-        return self._current
+class ProgressStore(Latest[ProgressReport]):
+    """Holds the newest report; the progress job publishes, each poll reads."""

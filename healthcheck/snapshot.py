@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from healthcheck import render
+from healthcheck.latest import Latest
 from healthcheck.model import ConnectorStatus, RestartStatus, WorkerHealth
 from healthcheck.progress_reading import ProgressReading
 from healthcheck.render import View
@@ -128,15 +129,5 @@ def failed_poll(
     )
 
 
-class SnapshotStore:
-    """Holds the newest snapshot. Publishing rebinds one attribute, which is atomic in CPython, so readers
-    take no lock and never see half a snapshot."""
-
-    def __init__(self) -> None:
-        self._current: Snapshot | None = None
-
-    def publish(self, snapshot: Snapshot) -> None:
-        self._current = snapshot
-
-    def current(self) -> Snapshot | None:
-        return self._current
+class SnapshotStore(Latest[Snapshot]):
+    """Holds the newest snapshot; the poller publishes, every request reads."""

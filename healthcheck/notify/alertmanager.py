@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,8 +56,7 @@ class Alertmanager:
         if event.previous is not None and labels(event.previous) != labels(incident):
             # The state or worker is a label: the old label set is a different alert, ended now.
             alerts.append(self._alert(event.previous, event.at))
-        body = json.dumps(alerts, separators=(",", ":")).encode()
-        return Outgoing(self.url, body, (("Content-Type", "application/json"),))
+        return Outgoing.json(self.url, alerts)
 
     @staticmethod
     def _alert(incident: Incident, ends_at: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import threading
@@ -29,6 +30,11 @@ class Outgoing:
     url: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def json(cls, url: str, doc: Any) -> Outgoing:
+        """A compact JSON body, which every target here sends."""
+        return cls(url, json.dumps(doc, separators=(",", ":")).encode(), (("Content-Type", "application/json"),))
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,18 @@ class Incident:
     def summary(self) -> str:
         return f"{self.subject} is {self.state}: {self.cause}"
 
+    def details(self) -> dict[str, str | int | None]:
+        """What the payloads that carry free-form fields (webhook, PagerDuty) say of the failing thing."""
+        return {
+            "connector": self.connector,
+            "task": self.task,
+            "state": self.state,
+            "worker_id": self.worker_id,
+            "since": self.since,
+            "cause": self.cause,
+            "cluster": self.cluster,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Event:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from healthcheck.notify.http import Outgoing
@@ -63,19 +62,9 @@ class PagerDuty:
                 "component": incident.connector or "kafka-connect",
                 "group": incident.cluster or "unknown-cluster",
                 "class": incident.state,
-                "custom_details": {
-                    "state": incident.state,
-                    "connector": incident.connector,
-                    "task": incident.task,
-                    "worker_id": incident.worker_id,
-                    "since": incident.since,
-                    "cause": incident.cause,
-                    "cluster": incident.cluster,
-                    "reported_by": self._source,
-                },
+                "custom_details": {**incident.details(), "reported_by": self._source},
             }
-        body = json.dumps(doc, separators=(",", ":")).encode()
-        return Outgoing(self.url, body, (("Content-Type", "application/json"),))
+        return Outgoing.json(self.url, doc)
 
     @staticmethod
     def accepted(status: int) -> bool:

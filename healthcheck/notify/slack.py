@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from healthcheck.notify.http import Outgoing
@@ -73,7 +72,7 @@ class Slack:
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(context)}]},
             ],
         }
-        return Outgoing(self.url, json.dumps(doc).encode(), (("Content-Type", "application/json"),))
+        return Outgoing.json(self.url, doc)
 
     @staticmethod
     def accepted(status: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+from dataclasses import replace
 
 from healthcheck.notify.http import Outgoing
 from healthcheck.notify.incidents import Event
@@ -39,23 +39,18 @@ class Webhook:
         doc = {
             "event": event.kind,
             "key": incident.key,
-            "connector": incident.connector,
-            "task": incident.task,
-            "state": incident.state,
-            "worker_id": incident.worker_id,
-            "since": incident.since,
-            "cause": incident.cause,
-            "cluster": incident.cluster,
+            **incident.details(),
             "summary": incident.summary,
             "at": event.at,
             "previous_state": event.previous.state if event.previous else None,
             "source": self._source,
         }
-        body = json.dumps(doc, separators=(",", ":")).encode()
-        headers = [("Content-Type", "application/json")]
-        if self._secret is not None:
-            headers.append((SIGNATURE_HEADER, signature(self._secret, body)))
-        return Outgoing(self.url, body, tuple(headers))
+        outgoing = Outgoing.json(self.url, doc)
+        if self._secret is None:
+            return outgoing
+        return replace(
+            outgoing, headers=(*outgoing.headers, (SIGNATURE_HEADER, signature(self._secret, outgoing.body)))
+        )
 
     @staticmethod
     def accepted(status: int) -> bool:
