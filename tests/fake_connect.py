@@ -6,7 +6,6 @@ Its answers follow the real worker's (see tests/fixtures/connect/ and test_fake_
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import ssl
 import threading
@@ -14,9 +13,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.local_server import LocalServer, QuietHandler
 
 WORKER = "127.0.0.1:8083"
 # A FAILED task's trace as FileStreamSinkTask reports it (first line, then the stack).
@@ -46,7 +47,7 @@ def task(id: int, state: str = "RUNNING", worker_id: str = WORKER, trace: str | 
     return doc
 
 
-class FakeConnect:
+class FakeConnect(LocalServer):
     def __init__(
         self,
         *,
@@ -75,19 +76,7 @@ class FakeConnect:
         self._offsets: dict[str, list[dict[str, Any]]] = {}  # GET /connectors/<name>/offsets (Kafka 3.5+)
         self._lock = threading.Lock()
         self._requests: list[str] = []
-        self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._server.daemon_threads = True
-        self.scheme = "http"
-        if ssl_context is not None:  # HTTPS; the handshake happens in the handler thread, on first read
-            self.scheme = "https"
-            self._server.socket = ssl_context.wrap_socket(
-                self._server.socket, server_side=True, do_handshake_on_connect=False
-            )
-            self._server.handle_error = lambda request, client_address: None  # failed handshakes are the test
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-connect", daemon=True
-        )
+        super().__init__(self._handler_class(), port=port, ssl_context=ssl_context, name="fake-connect")
 
     @property
     def version(self) -> str:
@@ -97,22 +86,6 @@ class FakeConnect:
     @version.setter
     def version(self, value: str) -> None:
         self._version = value
-
-    # --- lifecycle
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{self.scheme}://{host}:{port}"
-
-    def start(self) -> FakeConnect:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
 
     # --- state
 
@@ -271,19 +244,7 @@ class FakeConnect:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes; with Nagle on, a keep-alive client's delayed ACK adds 40 ms.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def handle(self) -> None:
-                # the client may hang up (a timeout, a killed process): nothing to answer then
-                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
-                    super().handle()
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 split = self._intercepted(self.path)
                 if split is not None:
@@ -317,10 +278,10 @@ class FakeConnect:
 
             def _faulty(self, fault: Fault, split: Any) -> None:
                 if fault.hang:
-                    fake._release.wait(120)
+                    fake.stopping.wait(120)
                     return
                 if fault.delay:
-                    fake._release.wait(fault.delay)
+                    fake.stopping.wait(fault.delay)
                 if fault.status is not None:
                     message = {
                         409: "Cannot complete request momentarily due to no known leader URL, "
@@ -361,7 +322,7 @@ class FakeConnect:
                     self.end_headers()
                     self.wfile.write(b"{")
                     sent, chunk = 1, entry * (64 * 1024 // len(entry))
-                    while sent < size and not fake._release.is_set():
+                    while sent < size and not fake.stopping.is_set():
                         piece = chunk[: size - sent]
                         self.wfile.write(piece)
                         sent += len(piece)
@@ -385,7 +346,7 @@ class FakeConnect:
                     self.end_headers()
                     if drip:
                         for i in range(len(body)):
-                            if fake._release.wait(drip):
+                            if fake.stopping.wait(drip):
                                 return
                             self.wfile.write(body[i : i + 1])
                             self.wfile.flush()

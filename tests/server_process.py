@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import requests
@@ -24,6 +24,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_serving(process: subprocess.Popen[bytes], url: str, log: Callable[[], str], *, timeout: float) -> None:
+    """Wait until `url` answers 200; fail at once, with the process's log, if it exits first."""
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode} before {url} answered:\n{log()}")
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(serving, timeout=timeout, what=f"{url} to answer 200")
+
+
+def end(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
+    """Send `signum` and return the exit status; None if it had to be killed after `timeout` seconds."""
+    process.send_signal(signum)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
 
 
 class ServerProcess:
@@ -49,17 +74,8 @@ class ServerProcess:
                 self.command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         if wait:
-            wait_until(self._serving, timeout=20, what=f"{self.command[0]} to serve /ping\n{self.log()}")
+            wait_serving(self.process, self.url + "/ping", self.log, timeout=20)
         return self
-
-    def _serving(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log()}")
-        try:
-            return requests.get(self.url + "/ping", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
 
     def get(self, path: str = "/", timeout: float = 2.0) -> requests.Response:
         return requests.get(self.url + path, timeout=timeout)
@@ -70,13 +86,10 @@ class ServerProcess:
     def signal(self, signum: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         """Send `signum` and return the exit status (fails the test if it does not exit in time)."""
         assert self.process is not None
-        self.process.send_signal(signum)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError(f"server did not exit within {timeout} s of signal {signum}:\n{self.log()}") from None
+        status = end(self.process, signum, timeout)
+        if status is None:
+            raise AssertionError(f"server did not exit within {timeout} s of signal {signum}:\n{self.log()}")
+        return status
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from tests.waiting import wait_until
+from tests.server_process import end, free_port, wait_serving
 
 BINARY = "prometheus-alertmanager"
 CONFIG = """\
@@ -20,12 +19,6 @@ route:
 receivers:
   - name: "nobody"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class AlertmanagerProcess:
@@ -56,15 +49,7 @@ class AlertmanagerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self) -> None:
-        def ready() -> bool:
-            if self._process.poll() is not None:
-                raise AssertionError(f"alertmanager exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_until(ready, timeout=30, what="Alertmanager to be ready")
+        wait_serving(self._process, self.url + "/-/ready", lambda: self.log_path.read_text()[-2000:], timeout=30)
 
     def alerts(self, **filters: str) -> list[dict[str, Any]]:
         """GET /api/v2/alerts: the alerts Alertmanager holds (active unless asked otherwise)."""
@@ -73,10 +58,5 @@ class AlertmanagerProcess:
         return list(response.json())
 
     def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        end(self._process, timeout=10)
         self._log.close()

@@ -8,8 +8,10 @@ import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.local_server import LocalServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Received:
         return json.loads(self.body)
 
 
-class Receiver:
+class Receiver(LocalServer):
     """Answers each request with the next scripted Answer; once the script is used up, with the Answer for
     its path in `by_path`, else with `default`."""
 
@@ -41,31 +43,7 @@ class Receiver:
         self._script: list[Answer] = []
         self._received: list[Received] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.scheme = "http"
-        if ssl_context is not None:
-            self.scheme = "https"
-            self._server.socket = ssl_context.wrap_socket(
-                self._server.socket, server_side=True, do_handshake_on_connect=False
-            )
-            self._server.handle_error = lambda request, client_address: None  # refused handshakes are tests
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{self.scheme}://{host}:{port}"
-
-    def start(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler(), ssl_context=ssl_context, name="notify-receiver")
 
     def script(self, *answers: Answer) -> None:
         with self._lock:
@@ -86,26 +64,21 @@ class Receiver:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 with receiver._lock:
                     receiver._received.append(Received(self.path, dict(self.headers.items()), body))
                 answer = receiver._next(self.path)
-                if answer.delay and receiver._stopping.wait(answer.delay):
+                if answer.delay and receiver.stopping.wait(answer.delay):
                     return
                 head = f"HTTP/1.1 {answer.status} X\r\nContent-Length: {len(answer.body)}\r\n"
                 head += "".join(f"{name}: {value}\r\n" for name, value in answer.headers) + "\r\n"
                 try:
                     if answer.drip:
                         for byte in head.encode():
-                            if receiver._stopping.wait(answer.drip):
+                            if receiver.stopping.wait(answer.drip):
                                 return
                             self.wfile.write(bytes([byte]))
                             self.wfile.flush()

@@ -11,10 +11,10 @@ import pytest
 from healthcheck.notify.courier import Courier, http_send
 from healthcheck.notify.slack import Slack
 from healthcheck.notify.webhook import Webhook
-from tests.notify.alertmanager_process import free_port
 from tests.notify.events import event
 from tests.notify.receiver import Answer, Receiver
 from tests.security.pki import Pki
+from tests.server_process import free_port
 from tests.waiting import wait_until
 
 Results = list[tuple[str, str, str]]
