@@ -25,6 +25,11 @@ class RestResponse:
     body: Any  # parsed JSON, a str if the body is not JSON, None if empty
 
 
+def _since(version: tuple[int, int, int], feature: str) -> property:
+    """A feature flag: True on workers of `version` or newer."""
+    return property(lambda rest: rest.vt >= version, doc=f"{feature}: Kafka {'.'.join(map(str, version))}+")
+
+
 class ConnectRest:
     """The REST calls the tests make, with a 409 (rebalance) retried; subclasses say where the worker is."""
 
@@ -41,21 +46,10 @@ class ConnectRest:
     def vt(self) -> tuple[int, int, int]:
         return version_tuple(self.version)
 
-    @property
-    def has_health_endpoint(self) -> bool:
-        return self.vt >= (3, 9, 0)
-
-    @property
-    def has_stopped_state(self) -> bool:
-        return self.vt >= (3, 5, 0)
-
-    @property
-    def has_initial_state(self) -> bool:
-        return self.vt >= (3, 7, 0)
-
-    @property
-    def has_restart_options(self) -> bool:
-        return self.vt >= (3, 0, 0)
+    has_health_endpoint = _since((3, 9, 0), "GET /health (KIP-1017)")
+    has_stopped_state = _since((3, 5, 0), "the STOPPED state (KIP-875)")
+    has_initial_state = _since((3, 7, 0), "initial_state when creating a connector (KIP-980)")
+    has_restart_options = _since((3, 0, 0), "restart with includeTasks and onlyFailed (KIP-745)")
 
     # ---- requests --------------------------------------------------------------------------------
 
