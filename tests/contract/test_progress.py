@@ -85,6 +85,21 @@ def round_trip(service: Service, clock: FakeClock, seconds: float = INTERVAL) ->
     return json.loads(service.answers.health(clock()).body)
 
 
+def one_sink(
+    connect: FakeConnect,
+    kafka: ScriptedKafka,
+    progress_service: Callable[..., Service],
+    committed: int | None = 1,
+    **settings: Any,
+) -> Service:
+    """Sink "s" reading topic "t", its group committed at `committed` of 100, and the service's first poll."""
+    connect.set_connector("s", config={"topics": "t"})
+    kafka.set("connect-s", "t", 0, committed, 100)
+    service = progress_service(**settings)
+    service.poller.poll_once()
+    return service
+
+
 def test_a_sink_whose_offset_stands_still_while_lag_grows_becomes_stalled(
     connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
 ) -> None:
@@ -172,10 +187,7 @@ def test_paused_stopped_and_failed_connectors_are_never_stalled(
     kafka: ScriptedKafka,
     clock: FakeClock,
 ) -> None:
-    connect.set_connector("s", config={"topics": "t"})
-    kafka.set("connect-s", "t", 0, 1, 100)
-    service = progress_service()
-    service.poller.poll_once()
+    service = one_sink(connect, kafka, progress_service)
     for _ in range(4):
         body = round_trip(service, clock)
     assert [f["state"] for f in body["failures"]] == ["STALLED"]
@@ -207,10 +219,7 @@ def test_a_resumed_connector_is_watched_afresh(
 def test_stalled_counts_only_when_listed_in_unhealthy_states(
     connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
 ) -> None:
-    connect.set_connector("s", config={"topics": "t"})
-    kafka.set("connect-s", "t", 0, 1, 100)
-    service = progress_service(unhealthy_states=("FAILED",))
-    service.poller.poll_once()
+    service = one_sink(connect, kafka, progress_service, unhealthy_states=("FAILED",))
     for _ in range(5):
         body = round_trip(service, clock)
     assert body["healthy"] is True and body["failures"] == []
@@ -222,10 +231,7 @@ def test_stalled_counts_only_when_listed_in_unhealthy_states(
 def test_a_connector_that_cannot_be_read_is_unknown_never_stalled(
     connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
 ) -> None:
-    connect.set_connector("s", config={"topics": "t"})
-    kafka.set("connect-s", "t", 0, 1, 100)
-    service = progress_service()
-    service.poller.poll_once()
+    service = one_sink(connect, kafka, progress_service)
     for _ in range(2):
         round_trip(service, clock)
     kafka.errors["s"] = "topic 't' (in the connector's topics) does not exist"
@@ -248,10 +254,7 @@ def test_commits_deleted_while_stopped_are_unknown_never_stalled_until_the_sink_
 ) -> None:
     """Stop, delete the group (KIP-875's offset reset does), resume: with auto.offset.reset=latest the sink sits
     at the log end and commits nothing, so lag counted from the log start would stand still: a false stall."""
-    connect.set_connector("s", config={"topics": "t"})
-    kafka.set("connect-s", "t", 0, 100, 100)  # caught up
-    service = progress_service()
-    service.poller.poll_once()
+    service = one_sink(connect, kafka, progress_service, committed=100)  # caught up
     for _ in range(2):
         round_trip(service, clock)
     connect.set_connector("s", "STOPPED", [], config={"topics": "t"})
@@ -284,10 +287,7 @@ def test_a_sink_that_never_committed_is_judged_from_the_log_start(
     connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
 ) -> None:
     """Only commits seen and then lost are unknown: a sink blocked on its very first record is STALLED."""
-    connect.set_connector("s", config={"topics": "t"})
-    kafka.set("connect-s", "t", 0, None, 100)
-    service = progress_service()
-    service.poller.poll_once()
+    service = one_sink(connect, kafka, progress_service, committed=None)
     bodies = [round_trip(service, clock) for _ in range(5)]
     assert [b["healthy"] for b in bodies] == [True, True, True, False, False]
     assert bodies[-1]["failures"][0]["lag"] == 100 and "progress_error" not in bodies[-1]
@@ -296,10 +296,7 @@ def test_a_sink_that_never_committed_is_judged_from_the_log_start(
 def test_a_report_older_than_two_rounds_is_progress_unknown_not_a_stale_stall(
     connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
 ) -> None:
-    connect.set_connector("s", config={"topics": "t"})
-    kafka.set("connect-s", "t", 0, 1, 100)
-    service = progress_service()
-    service.poller.poll_once()
+    service = one_sink(connect, kafka, progress_service)
     for _ in range(5):
         body = round_trip(service, clock)
     assert body["healthy"] is False
