@@ -2,39 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+
 from healthcheck.notify.alertmanager import Alertmanager
-from healthcheck.notify.courier import Courier
 from healthcheck.notify.notifier import Notifier
 from healthcheck.service import Service
 from healthcheck.settings import Settings
 from tests.conftest import FakeClock
 from tests.fake_connect import FakeConnect, task
 from tests.notify.alertmanager_process import AlertmanagerProcess
+from tests.notify.events import driven_notifier
 from tests.waiting import wait_until
 
 TRACE = "org.apache.kafka.connect.errors.ConnectException: boom\n\tat X\nCaused by: java.io.IOException: disk full\n"
 
 
-def _notifier(alertmanager: AlertmanagerProcess, clock: FakeClock, results: list[tuple[str, str, str]]) -> Notifier:
-    courier = Courier(
-        Alertmanager(alertmanager.url, repeat=60), record=lambda *result: results.append(result), timeout=5
-    )
-    notifier = Notifier(
-        [courier],
-        repeat=60,
-        settle=10,
-        max_staleness=15,
-        unhealthy_after=0,
-        tick=3600,
-        cluster_id=lambda: "fake-cluster",
-        clock=clock,
-    )
-    for c in notifier.couriers:
-        c.start()
-    return notifier
+@pytest.fixture
+def results() -> list[tuple[str, str, str]]:
+    """Each delivery's (target, event, result)."""
+    return []
+
+
+@pytest.fixture
+def notifier(
+    alertmanager: AlertmanagerProcess, clock: FakeClock, results: list[tuple[str, str, str]]
+) -> Iterator[Notifier]:
+    """A notifier the test drives, posting to the real Alertmanager; stopped after the test."""
+    targets = [Alertmanager(alertmanager.url, repeat=60)]
+    notifier = driven_notifier(targets, clock, results, settle=10, cluster="fake-cluster", timeout=5)
+    yield notifier
+    notifier.stop()
 
 
 def _active(alertmanager: AlertmanagerProcess, connector: str) -> list[dict[str, Any]]:
@@ -51,38 +51,35 @@ def test_a_failed_task_is_an_active_alert_with_its_labels_then_resolved(
     settings: Settings,
     make_service: Callable[..., Service],
     clock: FakeClock,
+    notifier: Notifier,
+    results: list[tuple[str, str, str]],
 ) -> None:
     service = make_service(settings)
-    results: list[tuple[str, str, str]] = []
-    notifier = _notifier(alertmanager, clock, results)
-    try:
-        connect.set_connector("orders-sink", tasks=[task(0), task(1, "FAILED", "10.0.0.7:8083", TRACE)])
-        notifier.consume(service.poller.poll_once())
-        assert [e.kind for e in notifier.evaluate()] == ["open"]
+    connect.set_connector("orders-sink", tasks=[task(0), task(1, "FAILED", "10.0.0.7:8083", TRACE)])
+    notifier.consume(service.poller.poll_once())
+    assert [e.kind for e in notifier.evaluate()] == ["open"]
 
-        alert = wait_until(lambda: _active(alertmanager, "orders-sink"), what="the alert in Alertmanager")[0]
-        assert alert["labels"] == {
-            "alertname": "KafkaConnectTaskUnhealthy",
-            "connector": "orders-sink",
-            "task": "1",
-            "state": "FAILED",
-            "worker_id": "10.0.0.7:8083",
-            "cluster": "fake-cluster",
-        }
-        assert alert["annotations"]["cause"] == "java.io.IOException: disk full"
+    alert = wait_until(lambda: _active(alertmanager, "orders-sink"), what="the alert in Alertmanager")[0]
+    assert alert["labels"] == {
+        "alertname": "KafkaConnectTaskUnhealthy",
+        "connector": "orders-sink",
+        "task": "1",
+        "state": "FAILED",
+        "worker_id": "10.0.0.7:8083",
+        "cluster": "fake-cluster",
+    }
+    assert alert["annotations"]["cause"] == "java.io.IOException: disk full"
 
-        connect.set_connector("orders-sink", tasks=[task(0), task(1)])
-        notifier.consume(service.poller.poll_once())
-        assert notifier.evaluate() == []  # healthy for less than `settle`: still open
-        clock.advance(10)
-        notifier.consume(service.poller.poll_once())
-        assert [e.kind for e in notifier.evaluate()] == ["resolve"]
+    connect.set_connector("orders-sink", tasks=[task(0), task(1)])
+    notifier.consume(service.poller.poll_once())
+    assert notifier.evaluate() == []  # healthy for less than `settle`: still open
+    clock.advance(10)
+    notifier.consume(service.poller.poll_once())
+    assert [e.kind for e in notifier.evaluate()] == ["resolve"]
 
-        wait_until(lambda: not _active(alertmanager, "orders-sink"), what="the alert to resolve")
-        wait_until(lambda: len(results) == 2, what="the courier to count the resolve")
-        assert results == [("alertmanager", "open", "sent"), ("alertmanager", "resolve", "sent")]
-    finally:
-        notifier.stop()
+    wait_until(lambda: not _active(alertmanager, "orders-sink"), what="the alert to resolve")
+    wait_until(lambda: len(results) == 2, what="the courier to count the resolve")
+    assert results == [("alertmanager", "open", "sent"), ("alertmanager", "resolve", "sent")]
 
 
 def test_a_change_of_state_ends_the_old_alert_and_fires_the_new_one(
@@ -90,25 +87,20 @@ def test_a_change_of_state_ends_the_old_alert_and_fires_the_new_one(
     connect: FakeConnect,
     settings: Settings,
     make_service: Callable[..., Service],
-    clock: FakeClock,
+    notifier: Notifier,
 ) -> None:
     service = make_service(settings, unhealthy_states=("FAILED", "UNASSIGNED"))
-    results: list[tuple[str, str, str]] = []
-    notifier = _notifier(alertmanager, clock, results)
-    try:
-        connect.set_connector("audit-source", "UNASSIGNED", type="source")
-        notifier.consume(service.poller.poll_once())
-        notifier.evaluate()
-        wait_until(lambda: _active(alertmanager, "audit-source"), what="the UNASSIGNED alert")
+    connect.set_connector("audit-source", "UNASSIGNED", type="source")
+    notifier.consume(service.poller.poll_once())
+    notifier.evaluate()
+    wait_until(lambda: _active(alertmanager, "audit-source"), what="the UNASSIGNED alert")
 
-        connect.set_connector("audit-source", "FAILED", type="source")
-        notifier.consume(service.poller.poll_once())
-        assert [(e.kind, e.changed) for e in notifier.evaluate()] == [("repeat", True)]
+    connect.set_connector("audit-source", "FAILED", type="source")
+    notifier.consume(service.poller.poll_once())
+    assert [(e.kind, e.changed) for e in notifier.evaluate()] == [("repeat", True)]
 
-        def only_failed() -> bool:
-            states = [alert["labels"]["state"] for alert in _active(alertmanager, "audit-source")]
-            return states == ["FAILED"]
+    def only_failed() -> bool:
+        states = [alert["labels"]["state"] for alert in _active(alertmanager, "audit-source")]
+        return states == ["FAILED"]
 
-        wait_until(only_failed, what="only the FAILED alert to stay active")
-    finally:
-        notifier.stop()
+    wait_until(only_failed, what="only the FAILED alert to stay active")

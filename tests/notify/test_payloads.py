@@ -10,7 +10,6 @@ import jsonschema
 import pytest
 
 from healthcheck.notify.courier import Courier
-from healthcheck.notify.notifier import Notifier
 from healthcheck.notify.pagerduty import PagerDuty
 from healthcheck.notify.slack import Slack
 from healthcheck.notify.webhook import Webhook
@@ -18,7 +17,7 @@ from healthcheck.service import Service
 from healthcheck.settings import Settings
 from tests.conftest import FakeClock
 from tests.fake_connect import FakeConnect, task
-from tests.notify.events import event
+from tests.notify.events import driven_notifier, event
 from tests.notify.receiver import Answer, Received, Receiver
 from tests.notify.schemas import PAGERDUTY_RESOLVE, PAGERDUTY_TRIGGER, SLACK_MESSAGE, WEBHOOK_EVENT
 from tests.security.pki import Pki
@@ -57,20 +56,8 @@ def test_an_incident_reaches_pagerduty_slack_and_a_webhook_in_their_formats(
         Webhook(base + "/hook", secret=SECRET, source="hc-host"),
     ]
     results: list[tuple[str, str, str]] = []
-    couriers = [Courier(t, record=lambda *r: results.append(r)) for t in targets]
-    notifier = Notifier(
-        couriers,
-        repeat=60,
-        settle=0,
-        max_staleness=15,
-        unhealthy_after=0,
-        tick=3600,
-        cluster_id=lambda: "lkc-1",
-        clock=clock,
-    )
+    notifier = driven_notifier(targets, clock, results, settle=0, cluster="lkc-1")
     service = make_service(settings)
-    for courier in couriers:
-        courier.start()
     try:
         connect.set_connector("orders-sink", tasks=[task(0, "FAILED", "10.0.0.7:8083", TRACE)])
         notifier.consume(service.poller.poll_once())
@@ -83,8 +70,7 @@ def test_an_incident_reaches_pagerduty_slack_and_a_webhook_in_their_formats(
         notifier.evaluate()
         wait_until(lambda: len(results) == 7, what="every delivery")
     finally:
-        for courier in couriers:
-            courier.stop()
+        notifier.stop()
     assert sorted(r for r in results if r[2] != "sent") == []
 
     by_path: dict[str, list[Received]] = {}
