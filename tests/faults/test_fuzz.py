@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -72,8 +73,15 @@ def legacy_fake() -> Iterator[FakeConnect]:
     server.stop()
 
 
-def service_for(connect: FakeConnect) -> Service:
-    return Service(Settings(connect_url=connect.url, request_timeout=5.0))
+@contextmanager
+def polling(connect: FakeConnect, body: bytes, path: str = "/connectors") -> Iterator[Service]:
+    """A service (the test polls it) while `connect` answers `body` under `path`; stopped afterwards."""
+    service = Service(Settings(connect_url=connect.url, request_timeout=5.0))
+    try:
+        with connect.faulty(Fault(body=body, paths=(path,))):
+            yield service
+    finally:
+        service.stop()
 
 
 def assert_snapshot_is_honest(service: Service) -> None:
@@ -92,46 +100,30 @@ def assert_snapshot_is_honest(service: Service) -> None:
 @FUZZ
 @given(doc=expanded_docs)
 def test_any_expanded_listing(fake: FakeConnect, doc: Any) -> None:
-    service = service_for(fake)
-    try:
-        with fake.faulty(Fault(body=json.dumps(doc).encode(), paths=("/connectors",))):
-            assert_snapshot_is_honest(service)
-    finally:
-        service.stop()
+    with polling(fake, json.dumps(doc).encode()) as service:
+        assert_snapshot_is_honest(service)
 
 
 @FUZZ
 @given(names=name_lists)
 def test_any_legacy_list_of_names(legacy_fake: FakeConnect, names: Any) -> None:
-    service = service_for(legacy_fake)
-    try:
-        with legacy_fake.faulty(Fault(body=json.dumps(names).encode(), paths=("/connectors",))):
-            snapshot = service.poller.poll_once()
-        if snapshot.error is None:  # a list of names: each one's status was read (or it had vanished)
-            assert {c.name for c in snapshot.connectors} <= {"orders-sink", "audit-source"}
-        else:
-            assert snapshot.error.reason in ("bad_response", "http_status")
-    finally:
-        service.stop()
+    with polling(legacy_fake, json.dumps(names).encode()) as service:
+        snapshot = service.poller.poll_once()
+    if snapshot.error is None:  # a list of names: each one's status was read (or it had vanished)
+        assert {c.name for c in snapshot.connectors} <= {"orders-sink", "audit-source"}
+    else:
+        assert snapshot.error.reason in ("bad_response", "http_status")
 
 
 @FUZZ
 @given(doc=right_or_not(status_docs))
 def test_any_status_of_one_connector(legacy_fake: FakeConnect, doc: Any) -> None:
-    service = service_for(legacy_fake)
-    try:
-        with legacy_fake.faulty(Fault(body=json.dumps(doc).encode(), paths=("/connectors/orders-sink/status",))):
-            assert_snapshot_is_honest(service)
-    finally:
-        service.stop()
+    with polling(legacy_fake, json.dumps(doc).encode(), "/connectors/orders-sink/status") as service:
+        assert_snapshot_is_honest(service)
 
 
 @FUZZ
 @given(body=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
 def test_any_bytes_at_all(fake: FakeConnect, body: bytes) -> None:
-    service = service_for(fake)
-    try:
-        with fake.faulty(Fault(body=body, paths=("/connectors",))):
-            assert_snapshot_is_honest(service)
-    finally:
-        service.stop()
+    with polling(fake, body) as service:
+        assert_snapshot_is_honest(service)

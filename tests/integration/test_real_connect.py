@@ -25,6 +25,8 @@ CANNOT_CREATE_FILE = "org.apache.kafka.connect.errors.ConnectException: Couldn't
 
 Healthcheck = Callable[..., ServerProcess]
 
+POLL = "GET /connectors?expand=status&expand=info"  # one poll, as the worker's access log shows it
+
 
 def sink(kafka: KafkaStack, connectors: Connectors, file_name: str = "out.txt") -> dict[str, str]:
     """A FileStreamSink that runs: it writes into a file of its own in the stack's folder."""
@@ -53,6 +55,11 @@ def seen(server: ServerProcess, name: str, state: str, task_states: list[str]) -
         return doc.get("state") == state and [t["state"] for t in doc.get("tasks", [])] == task_states
 
     return answer_when(server, shows, f"{name} to show {state} {task_states}", path=f"/connectors/{name}")
+
+
+def wait_for_polls(server: ServerProcess, access: AccessLog, count: int) -> None:
+    """Until Connect's access log shows `count` polls (asking /ping, which never waits on Connect)."""
+    answer_when(server, lambda _: access.requests(POLL) >= count, f"{count} polls", path="/ping", timeout=30)
 
 
 def test_running_source_and_sink_are_healthy(
@@ -227,17 +234,11 @@ def test_ready_follows_the_poll_and_the_workers_own_health_is_read_where_it_exis
     access = AccessLog(kafka)
     server = healthcheck()
     seen(server, name, "RUNNING", ["RUNNING"])
-    answer_when(
-        server,
-        lambda _: access.requests("GET /connectors?expand=status&expand=info") >= 5,
-        "five polls",
-        path="/ping",
-        timeout=30,
-    )
+    wait_for_polls(server, access, 5)
     response = server.get("/ready")
     assert response.status_code == 200
     assert (response.json()["ready"], response.json()["message"]) == (True, "Connect answered the last poll.")
-    polls = access.requests("GET /connectors?expand=status&expand=info")
+    polls = access.requests(POLL)
     asked = access.requests("GET /health")
     if kafka.has_health_endpoint:  # Kafka 3.9+: read on every poll, and "healthy" adds no failure
         assert asked >= polls - 1
@@ -309,14 +310,8 @@ def test_the_workers_own_health_is_still_read_after_the_worker_restarts_under_us
             kafka.start_worker()  # returns once the worker's own /health (3.9+) says healthy
     answer_when(server, healthy, "the restarted worker to be read again")
     access = AccessLog(kafka)
-    answer_when(
-        server,
-        lambda _: access.requests("GET /connectors?expand=status&expand=info") >= 10,
-        "ten polls",
-        path="/ping",
-        timeout=30,
-    )
-    polls, asked = access.requests("GET /connectors?expand=status&expand=info"), access.requests("GET /health")
+    wait_for_polls(server, access, 10)
+    polls, asked = access.requests(POLL), access.requests("GET /health")
     starting = "the Connect worker reports itself starting" in server.log()
     print(
         f"Kafka {kafka.version}: while the worker started, the harness saw /health answer "
