@@ -19,13 +19,14 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import InsecureRequestWarning, ReadTimeoutError
 from urllib3.util import Timeout
 
+from healthcheck.json_members import members, starts_object
 from healthcheck.model import ConnectorStatus, WorkerHealth
 from healthcheck.parse import (
     DEFAULT_TRACES,
     BadResponse,
     TracePolicy,
     parse_connector_status,
-    parse_expanded,
+    parse_members,
     parse_names,
 )
 from healthcheck.setting_types import BasicAuth
@@ -97,14 +98,17 @@ class ConnectClient:
     def fetch_statuses(self) -> tuple[ConnectorStatus, ...]:
         """Every connector's status and config, in one request where Connect supports `?expand` (2.3+).
         The config (`expand=info`) names a sink's consumer group and topics for the progress check."""
-        doc = self._get_json(LISTING)
+        text = self._get_text(LISTING)
         try:
-            if isinstance(doc, dict):
-                return parse_expanded(doc, self._traces)
+            if starts_object(text):  # decoded connector by connector: see json_members
+                return parse_members(members(text, self._traces.json_hook()), self._traces)
+            doc = self._decode(LISTING, text)
             if isinstance(doc, list):
                 return self._fetch_one_by_one(parse_names(doc))
         except BadResponse as error:
             raise ConnectError("bad_response", f"GET {LISTING}: {error}") from None
+        except json.JSONDecodeError as error:
+            raise ConnectError("bad_response", f"GET {LISTING}: malformed JSON ({error})") from None
         raise ConnectError("bad_response", f"GET {LISTING}: expected an object or a list, got {type(doc).__name__}")
 
     def _fetch_one_by_one(self, names: tuple[str, ...]) -> tuple[ConnectorStatus, ...]:
@@ -122,12 +126,21 @@ class ConnectClient:
         return tuple(statuses)
 
     def _get_json(self, path: str, *, not_found_ok: bool = False) -> Any:
+        return self._decode(path, self._get_text(path, not_found_ok=not_found_ok))
+
+    def _get_text(self, path: str, *, not_found_ok: bool = False) -> str:
         try:
-            # Decoded without keeping the raw bytes alive beside the text, and each trace capped (or dropped) by
-            # the hook as soon as its object is decoded: memory peaks near the size of the body, not a multiple.
-            text = self._get(path, not_found_ok=not_found_ok).decode()
-            return json.loads(text, object_hook=self._traces.object_hook)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            # Decoded without keeping the raw bytes alive beside the text.
+            return self._get(path, not_found_ok=not_found_ok).decode()
+        except UnicodeDecodeError as error:
+            raise ConnectError("bad_response", f"GET {path}: malformed JSON ({error})") from None
+
+    def _decode(self, path: str, text: str) -> Any:
+        try:
+            # Each trace capped (or dropped) by the hook as soon as its object is decoded: memory peaks near the
+            # size of the body, not a multiple.
+            return json.loads(text, object_hook=self._traces.json_hook())
+        except json.JSONDecodeError as error:
             raise ConnectError("bad_response", f"GET {path}: malformed JSON ({error})") from None
 
     def _get(self, path: str, *, not_found_ok: bool = False) -> bytearray:

@@ -15,6 +15,9 @@ STALLED = "STALLED"
 NO_TASKS = "NO_TASKS"
 # What --unhealthy-states accepts: Connect's states, NO_TASKS and STALLED.
 JUDGED_STATES = (*STATES, NO_TASKS, STALLED)
+# The only config keys anything here reads (tasks.max for NO_TASKS; a sink's group and topics for the progress
+# check). Parsing keeps these alone: a config's other keys (secrets, bulk) are never held past the parse.
+CONFIG_KEYS = frozenset({"tasks.max", "consumer.override.group.id", "topics", "topics.regex"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +36,8 @@ class ConnectorStatus:
     trace: str | None = None
     tasks: tuple[TaskStatus, ...] = ()
     type: str | None = None
-    # From `?expand=info`. Held in memory only and never rendered: a connector config may carry secrets.
-    config: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # From `?expand=info`, only its CONFIG_KEYS; None: no info (Connect before 2.3). Never rendered.
+    config: Mapping[str, str] | None = field(default=None, repr=False)
 
     @property
     def running(self) -> bool:
@@ -53,7 +56,7 @@ class ConnectorStatus:
     def tasks_max(self) -> int | None:
         """`tasks.max` from the config (Connect's default 1 when unset); None when there is no config (Connect
         before 2.3 has no `?expand=info`) or it is garbled."""
-        if not self.config:
+        if self.config is None:
             return None
         raw = self.config.get("tasks.max", "1").strip()
         return int(raw) if raw.isascii() and raw.isdigit() else None

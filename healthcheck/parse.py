@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from healthcheck.causes import root_cause
-from healthcheck.model import ConnectorStatus, TaskStatus
+from healthcheck.model import CONFIG_KEYS, ConnectorStatus, TaskStatus
 from healthcheck.traces import DEFAULT_MAX_TRACE_BYTES, cap_trace
 
 
@@ -31,12 +32,23 @@ class TracePolicy:
             return root_cause(trace)
         return cap_trace(trace, self.max_bytes)
 
-    def object_hook(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """For json.loads: apply `keep` to an object's "trace" string the moment the object is decoded."""
-        trace = doc.get("trace")
-        if isinstance(trace, str):
-            doc["trace"] = self.keep(trace)
-        return doc
+    def json_hook(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """For one json.loads: apply `keep` to an object's "trace" string the moment the object is decoded.
+        Each distinct kept trace is held once, and a trace equal to the one before it (the tasks of a connector
+        often fail alike, and Connect lists them together) is not cut again."""
+        kept: dict[str, str] = {}
+        last: list[str | None] = [None, None]  # the previous trace as Connect sent it, and what was kept of it
+
+        def hook(doc: dict[str, Any]) -> dict[str, Any]:
+            trace = doc.get("trace")
+            if isinstance(trace, str):
+                if trace != last[0]:
+                    short = self.keep(trace)
+                    last[0], last[1] = trace, kept.setdefault(short, short) if short is not None else None
+                doc["trace"] = last[1]
+            return doc
+
+        return hook
 
 
 DEFAULT_TRACES = TracePolicy()
@@ -73,49 +85,85 @@ def parse_task(doc: Any, where: str, traces: TracePolicy = DEFAULT_TRACES) -> Ta
     )
 
 
-def parse_connector_status(doc: Any, name: str, traces: TracePolicy = DEFAULT_TRACES) -> ConnectorStatus:
-    """One `GET /connectors/<name>/status` body."""
+def parse_connector_status(
+    doc: Any,
+    name: str,
+    traces: TracePolicy = DEFAULT_TRACES,
+    info: tuple[Mapping[str, str], str | None] | None = None,
+) -> ConnectorStatus:
+    """One `GET /connectors/<name>/status` body; `info`: the config and type from `parse_info`, if any."""
     where = f"status of connector {name!r}"
     doc = _object(doc, where)
     connector = _object(doc.get("connector"), f"{where}, 'connector'")
     tasks = doc.get("tasks")
     if not isinstance(tasks, list):
         raise BadResponse(f"{where}: 'tasks' should be a list, got {type(tasks).__name__}")
+    kind = _field(doc, "type", str, where, optional=True)
+    config = None
+    if info is not None:
+        config, kind = info[0], kind or info[1]
     return ConnectorStatus(
         name=name,
         state=_shared(_field(connector, "state", str, where).upper()),
         worker_id=_shared(_field(connector, "worker_id", str, where)),
         trace=traces.keep(_field(connector, "trace", str, where, optional=True)),
-        tasks=tuple(parse_task(task, f"{where}, task", traces) for task in tasks),
-        type=_field(doc, "type", str, where, optional=True),
+        tasks=tuple([parse_task(task, f"{where}, task", traces) for task in tasks]),
+        type=_shared(kind) if kind is not None else None,
+        config=config,
     )
 
 
-def parse_info(doc: Any, name: str) -> tuple[dict[str, str], str | None]:
-    """The `info` part of an expanded listing: the connector's config and its type. Config values that are
-    not strings (Connect sends only strings) are dropped rather than guessed at."""
+def parse_info(
+    doc: Any, name: str, configs: dict[tuple[tuple[str, str], ...], Mapping[str, str]] | None = None
+) -> tuple[Mapping[str, str], str | None]:
+    """The `info` part of an expanded listing: the CONFIG_KEYS of the connector's config, and its type. Config
+    values that are not strings (Connect sends only strings) are dropped rather than guessed at. `configs`
+    shares one mapping among connectors whose kept keys are equal (say, tasks.max alone) within one listing."""
     where = f"info of connector {name!r}"
     doc = _object(doc, where)
     config = _object(doc.get("config", {}), f"{where}, 'config'")
-    strings = {key: value for key, value in config.items() if isinstance(value, str)}
-    return strings, _field(doc, "type", str, where, optional=True)
+    kept = tuple(
+        (key, _shared(value)) for key in sorted(CONFIG_KEYS & config.keys()) if isinstance(value := config[key], str)
+    )
+    shared = configs.get(kept) if configs is not None else None
+    if shared is None:
+        shared = dict(kept)
+        if configs is not None:
+            configs[kept] = shared
+    return shared, _field(doc, "type", str, where, optional=True)
 
 
 def parse_expanded(doc: dict[str, Any], traces: TracePolicy = DEFAULT_TRACES) -> tuple[ConnectorStatus, ...]:
     """A `GET /connectors?expand=status&expand=info` body: {name: {"status": {...}, "info": {...}}, ...};
     `info` is optional (a listing asked with `expand=status` alone has none). Consumes `doc`: each entry is
     dropped once parsed, so the decoded JSON and the typed statuses are never both whole in memory."""
+    configs: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
     parsed = []
     while doc:
         name, entry = doc.popitem()  # from the end: Connect's order is restored below
-        entry = _object(entry, f"connector {name!r}")
-        status = parse_connector_status(entry.get("status"), name, traces)
-        if entry.get("info") is not None:
-            config, kind = parse_info(entry["info"], name)
-            status = replace(status, config=config, type=status.type or kind)
-        parsed.append(status)
+        parsed.append(_parse_entry(name, entry, traces, configs))
     parsed.reverse()
     return tuple(parsed)
+
+
+def parse_members(
+    members: Iterable[tuple[str, Any]], traces: TracePolicy = DEFAULT_TRACES
+) -> tuple[ConnectorStatus, ...]:
+    """The same listing as (name, entry) pairs, decoded one at a time (json_members.members). A name listed
+    twice keeps its first place and its last entry, as json.loads would."""
+    configs: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+    parsed: dict[str, ConnectorStatus] = {}
+    for name, entry in members:
+        parsed[name] = _parse_entry(name, entry, traces, configs)
+    return tuple(parsed.values())
+
+
+def _parse_entry(
+    name: str, entry: Any, traces: TracePolicy, configs: dict[tuple[tuple[str, str], ...], Mapping[str, str]]
+) -> ConnectorStatus:
+    entry = _object(entry, f"connector {name!r}")
+    info = parse_info(entry["info"], name, configs) if entry.get("info") is not None else None
+    return parse_connector_status(entry.get("status"), name, traces, info)
 
 
 def parse_names(doc: list[Any]) -> tuple[str, ...]:

@@ -54,12 +54,13 @@ class SourceOffsets(Protocol):
 
 def consumer_group(connector: ConnectorStatus) -> str:
     """Connect's sink consumer group: `connect-<name>` unless the config overrides it."""
-    return connector.config.get("consumer.override.group.id") or f"connect-{connector.name}"
+    return (connector.config or {}).get("consumer.override.group.id") or f"connect-{connector.name}"
 
 
 def sink_query(connector: ConnectorStatus) -> SinkQuery:
-    topics = tuple(t.strip() for t in connector.config.get("topics", "").split(",") if t.strip())
-    pattern = connector.config.get("topics.regex", "").strip()
+    config = connector.config or {}
+    topics = tuple(t.strip() for t in config.get("topics", "").split(",") if t.strip())
+    pattern = config.get("topics.regex", "").strip()
     return SinkQuery(connector.name, consumer_group(connector), topics, re.compile(pattern) if pattern else None)
 
 

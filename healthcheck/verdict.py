@@ -128,12 +128,24 @@ def find_failures(
     stalled = stalled if STALLED in rules.unhealthy_states and stalled else {}
     considered = 0
     failures: list[Failure] = []
+    causes: dict[str, str | None] = {}  # one root_cause per distinct trace: a connector's tasks often fail alike
+
+    def cause_of(trace: str | None, state: str) -> str:
+        if trace is None:
+            return state
+        if trace not in causes:
+            causes[trace] = root_cause(trace)
+        return causes[trace] or state
+
     for connector in sorted(connectors, key=lambda c: c.name):
         if judge_connectors and rules.on_monitored_worker(connector.worker_id):
             considered += 1
             if connector.state in rules.unhealthy_states:
+                state, trace = connector.state, connector.trace
                 failures.append(
-                    Failure("connector", connector.name, connector.state, connector.worker_id, connector.trace)
+                    Failure(
+                        "connector", connector.name, state, connector.worker_id, trace, cause=cause_of(trace, state)
+                    )
                 )
             elif connector.without_tasks and NO_TASKS in rules.unhealthy_states:
                 failures.append(no_tasks_failure(connector))
@@ -145,7 +157,10 @@ def find_failures(
             if rules.on_monitored_worker(task.worker_id):
                 considered += 1
                 if task.state in rules.unhealthy_states:
-                    failures.append(Failure("task", connector.name, task.state, task.worker_id, task.trace, task.id))
+                    cause = cause_of(task.trace, task.state)
+                    failures.append(
+                        Failure("task", connector.name, task.state, task.worker_id, task.trace, task.id, cause=cause)
+                    )
     return tuple(failures), considered
 
 
