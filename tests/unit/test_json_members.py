@@ -30,7 +30,7 @@ def test_whitespace_anywhere_and_an_empty_object() -> None:
     assert list(members(' \n{ "a" :\t1 ,\r\n "b":{ } }\n ')) == [("a", 1), ("b", {})]
     assert list(members(" { } ")) == []
     assert starts_object(' \n{"a": 1}') and not starts_object('["a"]')
-    with pytest.raises(json.JSONDecodeError, match="Expecting '{'"):
+    with pytest.raises(json.JSONDecodeError, match=r"Expecting '\{'"):
         list(members('["a"]'))
 
 
