@@ -289,7 +289,8 @@ def _partitions_of(
         missing = [topic for topic in sink.topics if topic not in topics]
         if missing:
             return [], f"topic {missing[0]!r} (in the connector's topics) does not exist"
-        chosen = {(topic, p) for topic, count in topics.items() if sink.consumes(topic) for p in range(count)}
+        consumed = [topic for topic in topics if sink.consumes(topic)] if sink.topics_regex else sink.topics
+        chosen = {(topic, p) for topic in consumed for p in range(topics[topic])}
         chosen |= {tp for tp in committed if sink.consumes(tp[0]) and tp[0] in topics}
     else:  # no config (Connect before 2.3): what the group committed on is all we know
         chosen = {tp for tp in committed if tp[0] in topics}

@@ -35,7 +35,8 @@ from healthcheck.progress_report import (
 
 log = logging.getLogger(__name__)
 
-TrackKey = tuple[str, str | None, int | None]  # (connector, topic, partition); a source: (connector, None, None)
+PartitionKey = tuple[str | None, int | None]  # (topic, partition) of a sink; a source's one window: (None, None)
+SOURCE_KEY: PartitionKey = (None, None)
 
 
 class ConnectorList(Protocol):
@@ -113,10 +114,11 @@ class ProgressCheck:
         self._stall_after = stall_after
         self._clock = clock
         self._wall_clock = wall_clock
-        self._tracks: dict[TrackKey, Track] = {}
+        # Per connector, so one connector's windows are found without looking through every other's.
+        self._tracks: dict[str, dict[PartitionKey, Track]] = {}
         # Sink partitions on which a commit was seen, kept while the connector exists (even while it is not
         # judged, e.g. STOPPED): commits that vanish there were deleted, and mean "unknown", never "stalled".
-        self._committed_seen: set[TrackKey] = set()
+        self._committed_seen: dict[str, set[PartitionKey]] = {}
         self._changes = ProgressLog()
 
     def check_once(self) -> ProgressReport | None:
@@ -175,9 +177,9 @@ class ProgressCheck:
         for connector in sources:
             results[connector.name] = self._judge_source(connector.name, started, checked_at)
         judged = set(results)
-        self._tracks = {key: track for key, track in self._tracks.items() if key[0] in judged}
+        self._tracks = {name: tracks for name, tracks in self._tracks.items() if name in judged}
         listed = {c.name for c in snapshot.connectors}
-        self._committed_seen = {key for key in self._committed_seen if key[0] in listed}
+        self._committed_seen = {name: seen for name, seen in self._committed_seen.items() if name in listed}
         return ProgressReport(
             started,
             checked_at,
@@ -194,20 +196,21 @@ class ProgressCheck:
         vanished = self._vanished_commits(name, read)
         if vanished:
             return vanished_progress(query, read, vanished, checked_at)
-        keys: list[TrackKey] = []
+        before = self._tracks.get(name, {})
+        tracks: dict[PartitionKey, Track] = {}
         partitions = []
         for p in read.partitions:
-            key: TrackKey = (name, p.topic, p.partition)
-            self._tracks[key] = observe(
-                self._tracks.get(key, Track()), Sample(now, p.committed, p.lag, checked_at), self._stall_after
-            )
-            keys.append(key)
+            key = (p.topic, p.partition)
+            sample = Sample(now, p.committed, p.lag, checked_at)
+            tracks[key] = observe(before.get(key, Track()), sample, self._stall_after)
             partitions.append(PartitionProgress(p.topic, p.partition, p.committed, p.end, p.lag))
-        self._forget_others(name, keys)
-        judgements = {key: judge(self._tracks[key], now, self._stall_after) for key in keys}
+        # A partition no longer consumed (topics changed) leaves no window behind, nor a commit seen.
+        self._tracks[name] = tracks
+        self._committed_seen.get(name, set()).intersection_update(tracks)
+        judgements = {key: judge(track, now, self._stall_after) for key, track in tracks.items()}
         stalled = [key for key, judgement in judgements.items() if judgement is Judgement.STALLED]
-        by_key = {(name, p.topic, p.partition): p for p in partitions}
-        last = connector_last_progress({key: self._tracks[key] for key in keys}, stalled)
+        by_key = {(p.topic, p.partition): p for p in partitions}
+        last = connector_last_progress(tracks, stalled)
         return ConnectorProgress(
             name,
             "sink",
@@ -217,7 +220,7 @@ class ProgressCheck:
             last_progress=last,
             last_progress_epoch=_epoch(last),
             partitions=tuple(partitions),
-            stuck=tuple(Stuck(key[1], key[2], by_key[key].lag) for key in stalled),
+            stuck=tuple(Stuck(key[0], key[1], by_key[key].lag) for key in stalled),
         )
 
     def _judge_source(self, name: str, now: float, checked_at: str) -> ConnectorProgress:
@@ -233,10 +236,10 @@ class ProgressCheck:
         except ValueError as error:
             message = f"GET /connectors/{name}/offsets: {error}"
             return ConnectorProgress(name, "source", Judgement.WATCHING, checked_at, error=message)
-        key: TrackKey = (name, None, None)
         position: Hashable = tuple((_frozen(part), _frozen(offset)) for part, offset in pairs)
-        track = observe(self._tracks.get(key, Track()), Sample(now, position, None, checked_at), self._stall_after)
-        self._tracks[key] = track
+        before = self._tracks.get(name, {}).get(SOURCE_KEY, Track())
+        track = observe(before, Sample(now, position, None, checked_at), self._stall_after)
+        self._tracks[name] = {SOURCE_KEY: track}
         judgement = judge(track, now, self._stall_after)
         last = track.last_progress.wall if track.last_progress is not None else None
         partitions = tuple(PartitionProgress(source_partition=part, source_offset=offset) for part, offset in pairs)
@@ -260,21 +263,16 @@ class ProgressCheck:
         """The partitions whose committed offset was seen before and is gone now (the group or its offsets
         were deleted). Their windows are dropped: once the sink commits again, it is watched afresh."""
         vanished = []
+        seen = self._committed_seen.setdefault(name, set())
+        tracks = self._tracks.get(name, {})
         for p in read.partitions:
-            key: TrackKey = (name, p.topic, p.partition)
+            key = (p.topic, p.partition)
             if p.committed is not None:
-                self._committed_seen.add(key)
-            elif key in self._committed_seen:
+                seen.add(key)
+            elif key in seen:
                 vanished.append(p)
-                self._tracks.pop(key, None)
+                tracks.pop(key, None)
         return vanished
-
-    def _forget_others(self, name: str, keep: list[TrackKey]) -> None:
-        """A partition no longer consumed (topics changed) leaves no window behind."""
-        kept = set(keep)
-        for key in [key for key in self._tracks if key[0] == name and key not in kept]:
-            del self._tracks[key]
-        self._committed_seen -= {key for key in self._committed_seen if key[0] == name and key not in kept}
 
 
 def vanished_progress(

@@ -382,3 +382,20 @@ def test_connect_without_the_offsets_endpoint_is_said_once_and_the_source_skippe
         assert len(said) == 1
     finally:
         old.stop()
+
+
+def test_a_partition_the_sink_stops_consuming_leaves_no_window_behind(
+    connect: FakeConnect, progress_service: Callable[..., Service], kafka: ScriptedKafka, clock: FakeClock
+) -> None:
+    """Topics changed away from t and back: t-0 is watched afresh, never judged on the samples from before."""
+    connect.set_connector("s", config={"topics": "t"})
+    kafka.set("connect-s", "t", 0, 1, 100)  # stuck
+    service = progress_service()
+    service.poller.poll_once()
+    assert [round_trip(service, clock)["healthy"] for _ in range(2)] == [True, True]
+    kafka.offsets["connect-s"] = {("u", 0): (5, 5)}  # now it consumes u alone
+    assert round_trip(service, clock)["healthy"] is True
+    kafka.offsets["connect-s"] = {("t", 0): (1, 100)}  # and t again, still stuck
+    bodies = [round_trip(service, clock) for _ in range(4)]
+    assert [b["healthy"] for b in bodies] == [True, True, True, False]  # stall_after (3 s) from its return
+    assert bodies[-1]["failures"][0]["stuck"] == [{"topic": "t", "partition": 0, "lag": 99}]
