@@ -13,9 +13,12 @@ from tests.integration.kafka_stack.recipes import MIRROR_HEARTBEAT
 from tests.server_process import ServerProcess
 
 Healthcheck = Callable[..., ServerProcess]
-CONFIG_CAUSE = (
-    "org.apache.kafka.common.config.ConfigException: You must set either bootstrap.servers or bootstrap.controllers"
-)
+# The admin client's complaint about its missing bootstrap servers, worded by each Kafka line in its own way.
+CONFIG_CAUSES = {
+    "org.apache.kafka.common.config.ConfigException: You must set either bootstrap.servers or bootstrap.controllers",
+    'org.apache.kafka.common.config.ConfigException: Missing required configuration "bootstrap.servers" which has '
+    "no default value.",
+}
 HEALTH_JSON = {"Accept": "application/health+json"}
 
 
@@ -45,7 +48,7 @@ def test_a_config_exception_reads_as_its_cause_and_is_not_restarted(
         "the failed connector and its restart decision",
     )
     [failure] = response.json()["failures"]
-    assert failure["cause"] == CONFIG_CAUSE
+    assert failure["cause"] in CONFIG_CAUSES
     assert failure["restart"].startswith("skipped: org.apache.kafka.common.config.ConfigException matches")
     # Several polls later, still not one restart sent: a restart cannot fix a config.
     answer_when(server, lambda _: access.requests("GET /connectors?expand=status&expand=info") >= 4, "more polls")
@@ -54,7 +57,7 @@ def test_a_config_exception_reads_as_its_cause_and_is_not_restarted(
     assert server.log().count(f"not restarting connector '{name}'") == 1
     hj = requests.get(server.url + "/", headers=HEALTH_JSON, timeout=5)
     assert (hj.status_code, hj.headers["Content-Type"]) == (503, "application/health+json")
-    assert hj.json()["checks"][f"connector:{name}"][0]["output"] == CONFIG_CAUSE
+    assert hj.json()["checks"][f"connector:{name}"][0]["output"] == failure["cause"]
 
 
 def test_a_running_connector_without_tasks_is_no_tasks(
