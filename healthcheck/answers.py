@@ -61,15 +61,37 @@ class Answers:
             return snapshot.answer
         return snapshot, snapshot.verdict
 
+    def prebuild(self, snapshot: Snapshot) -> None:
+        """Render the health+json twins of `/` and `/ready` with the poll, before the snapshot is published, so
+        a probe asking for them only sends bytes, as a plain one does (the poller calls this)."""
+        self._health_json(snapshot)
+        self._ready_json(snapshot)
+
+    def _health_json(self, snapshot: Snapshot) -> Answer:
+        def build() -> Answer:
+            if snapshot.verdict is None:  # the poll failed
+                return Answer.health_json(health_json.failing_doc(_message(snapshot.answer)))
+            doc = health_json.health_doc(
+                snapshot.connectors, snapshot.verdict, self._rules, snapshot.worker, snapshot.checked_at
+            )
+            return Answer.health_json(doc)
+
+        return snapshot.memo(("health+json", "/"), build)
+
+    def _ready_json(self, snapshot: Snapshot) -> Answer:
+        def build() -> Answer:
+            ready, message = readiness(snapshot.worker, snapshot.error)
+            return Answer.health_json(health_json.ready_doc(ready, message, snapshot.worker, snapshot.checked_at))
+
+        return snapshot.memo(("health+json", "/ready"), build)
+
     def _failing_health_json(self, answer: Answer) -> Answer:
         """health+json for an answer that has no verdict behind it: no poll yet, a poll error, a stale snapshot."""
         if answer is self._no_status:
             return self._no_status_health_json
         snapshot = self._store.current()
         if snapshot is not None and answer is snapshot.answer:  # the poll failed: once per snapshot
-            return snapshot.memo(
-                ("health+json", "/"), lambda: Answer.health_json(health_json.failing_doc(_message(answer)))
-            )
+            return self._health_json(snapshot)
         return Answer.health_json(health_json.failing_doc(_message(answer)))  # stale: rare, as its JSON twin
 
     def health(self, now: float, as_health_json: bool = False) -> Answer:
@@ -81,13 +103,7 @@ class Answers:
         judged = self._judged(now)
         if isinstance(judged, Answer):
             return self._failing_health_json(judged)
-        snapshot, verdict = judged
-        return snapshot.memo(
-            ("health+json", "/"),
-            lambda: Answer.health_json(
-                health_json.health_doc(snapshot.connectors, verdict, self._rules, snapshot.worker, snapshot.checked_at)
-            ),
-        )
+        return self._health_json(judged[0])
 
     def ready(self, now: float, as_health_json: bool = False) -> Answer:
         snapshot = self._store.current()
@@ -99,14 +115,7 @@ class Answers:
             if as_health_json:
                 return Answer.health_json(health_json.ready_doc(False, message, None, snapshot.checked_at))
             return Answer.json(503, render.ready_doc(False, message, snapshot.checked_at), VARY_ACCEPT)
-        if not as_health_json:
-            return snapshot.ready
-
-        def build() -> Answer:
-            ready, message = readiness(snapshot.worker, snapshot.error)
-            return Answer.health_json(health_json.ready_doc(ready, message, snapshot.worker, snapshot.checked_at))
-
-        return snapshot.memo(("health+json", "/ready"), build)
+        return self._ready_json(snapshot) if as_health_json else snapshot.ready
 
     def connectors(self, now: float) -> Answer:
         judged = self._judged(now)

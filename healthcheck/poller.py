@@ -56,6 +56,7 @@ class Poller:
         metrics: PollMetrics | None = None,
         restarts: Callable[[], Mapping[str, RestartStatus]] = no_restarts,
         on_publish: Sequence[Callable[[Snapshot], None]] = (),
+        prepare: Callable[[Snapshot], None] = lambda snapshot: None,
         progress: ProgressSource | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], str] = utc_now_iso,
@@ -67,6 +68,7 @@ class Poller:
         self._metrics = metrics or PollMetrics()
         self._restarts = restarts  # the actor's restart state, as it is when this poll ends
         self._on_publish = tuple(on_publish)
+        self._prepare = prepare  # more of the snapshot's answers, rendered before anyone can ask for them
         self._progress = progress
         self._clock = clock
         self._wall_clock = wall_clock
@@ -93,6 +95,10 @@ class Poller:
                 counters=self._metrics.render(),
                 timeline=self._timeline.record(started, None),
             )
+        try:
+            self._prepare(snapshot)
+        except Exception:  # what it would have built is built on first request instead
+            log.exception("preparing the answers of the snapshot of %s failed", checked_at)
         self._store.publish(snapshot)
         for listener in self._on_publish:
             try:

@@ -19,9 +19,9 @@ PATHS = frozenset({"/", "/ping", "/ready"})
 
 
 def answered_inline(environ: dict[str, Any]) -> bool:
-    """Whether this request is one of those: a probe path, asked for plain JSON. The health+json twin of `/`
-    is built on its first request after a poll (memoized), work that belongs on a thread, not the event loop."""
-    return environ.get("PATH_INFO") in PATHS and not wants_health_json(environ.get("HTTP_ACCEPT"))
+    """Whether this request is one of those: a probe path. Both representations of `/` and `/ready` (plain
+    JSON and health+json) are rendered by the poll (Answers.prebuild), so answering them is sending bytes."""
+    return environ.get("PATH_INFO") in PATHS
 
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

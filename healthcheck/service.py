@@ -149,6 +149,7 @@ class Service:
         self.progress_store = ProgressStore()
         self.progress_check = self._progress_check(settings, clock, kafka)
         progress = ProgressSource(self.progress_store, progress_max_age(settings)) if self.progress_check else None
+        self.answers = Answers(self.store, settings.max_staleness, view)
         self.poller = Poller(
             self.client,
             rules,
@@ -157,10 +158,10 @@ class Service:
             metrics=self.metrics,
             restarts=restarts,
             on_publish=(self.changes.record, self.consumers.offer),
+            prepare=self.answers.prebuild,
             progress=progress,
             clock=clock,
         )
-        self.answers = Answers(self.store, settings.max_staleness, view)
         self._scheduler: BackgroundScheduler | None = None
         self._progress_scheduler: BackgroundScheduler | None = None
 

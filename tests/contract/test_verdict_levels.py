@@ -16,7 +16,7 @@ from healthcheck.settings import Settings
 from healthcheck.worker_identity import own_worker_ids
 from tests.conftest import FakeClock
 from tests.exposition import metric
-from tests.fake_connect import WORKER, FakeConnect, task
+from tests.fake_connect import WORKER, FakeConnect, Fault, task
 
 CONFIG_TRACE = (
     "org.apache.kafka.connect.errors.ConnectException: Failed to start\n"
@@ -332,6 +332,22 @@ def test_health_json_is_built_once_per_poll_not_per_request(connect: FakeConnect
     assert answers.ready(now, as_health_json=True) is answers.ready(now, as_health_json=True)
     server.poll()
     assert answers.health(now, as_health_json=True) is not first  # a new poll, a new body
+
+
+def test_health_json_of_the_probe_paths_is_rendered_by_the_poll(
+    connect: FakeConnect, serve: Callable[..., Served]
+) -> None:
+    """The probe server answers `/` and `/ready` on its event loop: their health+json bytes must already exist
+    when the snapshot is published, for a healthy poll and for a failed one alike."""
+    connect.set_connector("orders")
+    server = serve().poll()
+    with connect.faulty(Fault(status=500)):
+        failed = server.service.poller.poll_once()
+    for snapshot in (server.poll().service.store.current(), failed):
+        assert snapshot is not None
+        for path in ("/", "/ready"):
+            snapshot.memo(("health+json", path), lambda path=path: pytest.fail(f"{path} rendered on request"))
+    assert failed.error is not None
 
 
 # --- --connect-worker-id auto
